@@ -1,0 +1,154 @@
+"""The one time loop: ``RNN(cell)`` runs any cell over a padded batch of sequences.
+
+    for t in 0..T-1:   y_t, s_t = cell(x_t, s_{t-1})
+                       (padded step: s_t = s_{t-1}, y_t = 0)
+"""
+from __future__ import annotations
+
+import inspect
+from typing import Any
+
+import torch
+from torch import nn
+
+from .. import _checks
+from ..cells.base import RecurrentCell, map_state, state_leaves
+from . import regularization
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Reverses the first ``lengths[b]`` steps of each row of ``x (B, T, ...)``; padding stays at the end.
+
+    ``out[b, t] = x[b, lengths[b] - 1 - t]`` for ``t < lengths[b]``, else ``x[b, t]``. Its own inverse.
+    """
+    if lengths is None:
+        return x.flip(1)
+    time = torch.arange(x.shape[1], device=x.device)                              # (T,)
+    last = lengths.to(x.device)[:, None] - 1                                      # (B, 1)
+    index = torch.where(time <= last, last - time, time)                          # (B, T)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)
+
+
+def valid_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    """``(B, T)`` booleans, True at ``t < lengths[b]``."""
+    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]
+
+
+def run_sequence(cell: nn.Module, x: torch.Tensor, state: Any, lengths: torch.Tensor | None = None, *,
+                 recurrent_mask: torch.Tensor | None = None, zoneout: float = 0.0,
+                 training: bool = False) -> tuple[torch.Tensor, Any]:
+    """Runs ``cell`` over ``x (B, T, I)`` from ``state``; inputs are already validated.
+
+    Built-in cells get their input projection for all steps in one GEMM. Returns
+    ``(y (B, T, R), final_state)``; with ``lengths`` the final state is each row's state at its
+    last valid step and ``y`` is zero at padded steps.
+    """
+    time = x.shape[1]
+    extra = {} if recurrent_mask is None else {"recurrent_mask": recurrent_mask}
+    if isinstance(cell, RecurrentCell):
+        inputs = cell.project_input(x)                                            # (B, T, G*H)
+
+        def step(inp, s):
+            return cell.step(inp, s, **extra)
+    else:
+        inputs = x
+
+        def step(inp, s):
+            return cell(inp, s, **extra)
+    valid = None if lengths is None else valid_mask(lengths, time)               # (B, T)
+    outputs = []
+    for t in range(time):
+        y_t, new_state = step(inputs[:, t], state)
+        if zoneout:
+            new_state = regularization.zoneout(state, new_state, zoneout, training)
+            y_t = state_leaves(new_state)[0]
+        if valid is not None:
+            keep = valid[:, t, None]                                              # (B, 1)
+            new_state = map_state(lambda new, old: torch.where(keep, new, old), new_state, state)
+            y_t = y_t.masked_fill(~keep, 0.0)
+        outputs.append(y_t)
+        state = new_state
+    return torch.stack(outputs, dim=1), state
+
+
+def run_direction(cell: nn.Module, x: torch.Tensor, state: Any, lengths: torch.Tensor | None, *,
+                  reverse: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0,
+                  training: bool = False) -> tuple[torch.Tensor, Any]:
+    """:func:`run_sequence` in one direction with the regularisers drawn for this call.
+
+    ``reverse`` runs each row's valid steps last to first and returns outputs in input order.
+    In training, ``recurrent_dropout`` draws one mask for the whole sequence.
+    """
+    mask = None
+    if training and recurrent_dropout:
+        mask = regularization.recurrent_dropout_mask(state_leaves(state)[0], recurrent_dropout)
+    if reverse:
+        x = reverse_padded(x, lengths)
+    y, final = run_sequence(cell, x, state, lengths, recurrent_mask=mask, zoneout=zoneout, training=training)
+    return (reverse_padded(y, lengths) if reverse else y), final
+
+
+def accepts_recurrent_mask(cell: nn.Module) -> bool:
+    """True for built-in cells and user cells whose forward takes ``recurrent_mask``."""
+    if isinstance(cell, RecurrentCell):
+        return True
+    return "recurrent_mask" in inspect.signature(cell.forward).parameters
+
+
+class RNN(nn.Module):
+    """Runs a cell over sequences: the only time loop of rnnkit.
+
+    Arguments:
+        cell: any module ``cell(x_t, state) -> (y_t, new_state)``; built-in cells or user cells.
+            User cells need ``init_state(batch_size)`` unless a state is always passed, and
+            ``input_size`` for the feature check.
+        reverse: run from the last valid step to the first (padding-aware; outputs in input order).
+        batch_first: ``x (B, T, I)`` if True, else ``(T, B, I)``.
+        recurrent_dropout: variational dropout rate on ``h_{t-1}`` (one mask per sequence).
+        zoneout: zoneout rate on every state tensor.
+
+    ``forward(x, state=None, lengths=None) -> (outputs (B, T, R), final_state)``; ``lengths (B,)``
+    marks right padding: outputs are zero there and the final state is taken at each row's last
+    valid step. Stateful use: feed ``final_state`` back as ``state``.
+    """
+
+    def __init__(self, cell: nn.Module, reverse: bool = False, batch_first: bool = True,
+                 recurrent_dropout: float = 0.0, zoneout: float = 0.0):
+        super().__init__()
+        self.cell = cell
+        self.reverse = bool(reverse)
+        self.batch_first = bool(batch_first)
+        self.recurrent_dropout = _checks.check_probability(recurrent_dropout, "recurrent_dropout")
+        self.zoneout = _checks.check_probability(zoneout, "zoneout")
+        if self.recurrent_dropout and not accepts_recurrent_mask(cell):
+            raise ValueError(f"recurrent_dropout: cell {type(cell).__name__} does not accept a "
+                             "'recurrent_mask' argument in forward()")
+
+    def forward(self, x: torch.Tensor, state: Any = None, lengths=None) -> tuple[torch.Tensor, Any]:
+        input_size = getattr(self.cell, "input_size", None)
+        batch, time = _checks.check_sequence(x, input_size if input_size is not None else x.shape[-1],
+                                             self.batch_first)
+        if not self.batch_first:
+            x = x.transpose(0, 1)
+        lengths = _checks.check_lengths(lengths, batch, time, x.device)
+        state = self._initial_state(state, batch, x)
+        outputs, final = run_direction(self.cell, x, state, lengths, reverse=self.reverse,
+                                       recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
+                                       training=self.training)
+        return (outputs if self.batch_first else outputs.transpose(0, 1)), final
+
+    def _initial_state(self, state: Any, batch: int, x: torch.Tensor) -> Any:
+        if state is None:
+            if not hasattr(self.cell, "init_state"):
+                raise ValueError(f"state: cell {type(self.cell).__name__} has no init_state(); pass a state")
+            return self.cell.init_state(batch, device=x.device, dtype=x.dtype)
+        if hasattr(self.cell, "check_state"):
+            self.cell.check_state(state, batch)
+        return state
+
+    def extra_repr(self) -> str:
+        options = {"reverse": self.reverse, "batch_first": self.batch_first,
+                   "recurrent_dropout": self.recurrent_dropout, "zoneout": self.zoneout}
+        defaults = {"reverse": False, "batch_first": True, "recurrent_dropout": 0.0, "zoneout": 0.0}
+        return ", ".join(f"{k}={v!r}" for k, v in options.items() if v != defaults[k])
