@@ -25,10 +25,18 @@ def _linear(z: torch.Tensor) -> torch.Tensor:
     return z
 
 
+def hard_sigmoid(z: torch.Tensor) -> torch.Tensor:
+    """Keras 3's ``clip((z + 3) / 6, 0, 1)``.
+
+    Not ``F.hardsigmoid``: its backward uses a float32 1/6 even in float64 (off by 5e-9).
+    """
+    return torch.clamp(z / 6.0 + 0.5, 0.0, 1.0)
+
+
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "tanh": torch.tanh,
     "sigmoid": torch.sigmoid,
-    "hard_sigmoid": F.hardsigmoid,  # relu6(z + 3) / 6, the same function as Keras 3's
+    "hard_sigmoid": hard_sigmoid,
     "relu": torch.relu,
     "linear": _linear,
     "softsign": F.softsign,

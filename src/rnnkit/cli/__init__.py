@@ -1,0 +1,1 @@
+"""The ``rnnkit`` command: parses arguments and calls tasks / train / diagnostics. No model logic."""

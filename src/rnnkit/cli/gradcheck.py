@@ -1,0 +1,84 @@
+"""``rnnkit gradcheck``: the torch cells against the NumPy reference's hand-derived BPTT."""
+from __future__ import annotations
+
+import argparse
+import inspect
+
+TOLERANCE = 1e-6
+
+
+def register(commands, train_commands) -> None:
+    parser = commands.add_parser(
+        "gradcheck", help="compare the torch gradients with the NumPy reference BPTT (float64)",
+        description="Runs one cell configuration in torch (autograd) and in the NumPy float64 reference "
+                    "(hand-derived BPTT) and prints the max relative error of the outputs and of the "
+                    "gradient of every parameter, the input and the initial state. Exit status 1 if "
+                    f"any error exceeds {TOLERANCE:g}.")
+    parser.add_argument("--cell", choices=["srn", "lstm", "gru"], default="lstm")
+    parser.add_argument("--all", action="store_true", help="check every variant of the catalogue")
+    parser.add_argument("--textbook", action="store_true",
+                        help="the textbook SRN language model: softmax(V h_t + c), cross-entropy over time")
+    cell = parser.add_argument_group("cell options")
+    cell.add_argument("--no-bias", dest="bias", action="store_false")
+    cell.add_argument("--nonlinearity", help="srn: tanh, relu, ...")
+    cell.add_argument("--forget-bias", type=float)
+    cell.add_argument("--peephole", action="store_true")
+    cell.add_argument("--no-forget-gate", dest="forget_gate", action="store_false", default=None)
+    cell.add_argument("--coupled", action="store_true")
+    cell.add_argument("--layer-norm", action="store_true")
+    cell.add_argument("--proj-size", type=int)
+    cell.add_argument("--activation")
+    cell.add_argument("--recurrent-activation")
+    cell.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
+                      help="gru: reset gate before the recurrent product (Cho et al. 2014)")
+    run = parser.add_argument_group("sequence options")
+    run.add_argument("--lengths", action="store_true", help="a padded batch with random lengths")
+    run.add_argument("--bidirectional", action="store_true")
+    run.add_argument("--recurrent-dropout", type=float, default=0.0, help="rate of a fixed variational mask")
+    run.add_argument("--zoneout", type=float, default=0.0, help="evaluation-mode zoneout rate")
+    run.add_argument("--seed", type=int, default=0)
+    parser.set_defaults(func=run_gradcheck)
+
+
+def cell_options(args: argparse.Namespace) -> dict:
+    """The cell options the flags set (defaults left out, so each cell gets only its own)."""
+    flags = {"bias": args.bias, "nonlinearity": args.nonlinearity, "forget_bias": args.forget_bias,
+             "peephole": args.peephole, "forget_gate": args.forget_gate, "coupled": args.coupled,
+             "layer_norm": args.layer_norm, "proj_size": args.proj_size, "activation": args.activation,
+             "recurrent_activation": args.recurrent_activation, "reset_after": args.reset_after}
+    defaults = {"bias": True, "peephole": False, "coupled": False, "layer_norm": False}
+    return {k: v for k, v in flags.items() if v is not None and defaults.get(k, object()) != v}
+
+
+def run_gradcheck(args: argparse.Namespace) -> int:
+    from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+    from ..diagnostics import VARIANTS, check_against_reference, check_textbook_lm
+    from .main import CommandError
+
+    sequence = {"lengths": args.lengths, "bidirectional": args.bidirectional,
+                "recurrent_dropout": args.recurrent_dropout, "zoneout": args.zoneout, "seed": args.seed}
+    if args.textbook:
+        runs = {"srn-textbook-lm": lambda: check_textbook_lm(seed=args.seed)}
+    elif args.all:
+        runs = {name: (lambda k=kind, o=opts: check_against_reference(k, **o, **sequence))
+                for name, (kind, opts) in VARIANTS.items()}
+    else:
+        options = cell_options(args)
+        accepted = inspect.signature({"srn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}[args.cell]).parameters
+        foreign = sorted(k for k in options if k not in accepted)
+        if foreign:
+            raise CommandError(f"--cell {args.cell} does not take {', '.join(foreign)}")
+        label = args.cell + "".join(f" {k}={v}" for k, v in options.items())
+        runs = {label: lambda: check_against_reference(args.cell, **options, **sequence)}
+    worst_overall = 0.0
+    for label, run in runs.items():
+        errors = run()
+        worst = max(errors.values())
+        worst_overall = max(worst_overall, worst)
+        print(f"{label}: max relative error {worst:.2e} {'ok' if worst < TOLERANCE else 'FAIL'}")
+        if not args.all:
+            width = max(map(len, errors))
+            for name, error in errors.items():
+                print(f"  {name:<{width}}  {error:.2e}")
+    print(f"worst {worst_overall:.2e} (tolerance {TOLERANCE:g}): {'PASS' if worst_overall < TOLERANCE else 'FAIL'}")
+    return 0 if worst_overall < TOLERANCE else 1

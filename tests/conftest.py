@@ -1,0 +1,8 @@
+"""Shared fixtures: every test starts from a fixed seed."""
+import pytest
+import torch
+
+
+@pytest.fixture(autouse=True)
+def _seed():
+    torch.manual_seed(0)
