@@ -1,0 +1,100 @@
+"""``TrainConfig``: every knob of a training run, frozen and JSON-serialisable (it travels with checkpoints)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+SCHEDULES = ("constant", "step", "cosine", "plateau")
+PRECISIONS = ("fp32", "bf16", "fp16")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    """How to train.
+
+    Attributes:
+        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``), ``rmsprop`` (with ``momentum``), ``adagrad``.
+        lr: base learning rate η.  weight_decay: L2 (decoupled for adamw).  momentum: sgd / rmsprop.
+        schedule: ``constant``, ``step`` (×gamma every ``step_size`` optimizer steps), ``cosine`` (to 0 at
+            the last planned step), ``plateau`` (×gamma after more than ``plateau_patience`` validations
+            without improvement). ``warmup_steps`` of linear warmup combine with any schedule (see
+            :class:`rnnkit.train.optim.LRSchedule` for the exact formula).
+        clip_norm: clip the global gradient norm to this (None: off).  clip_value: clip each gradient
+            element to ``[-clip_value, clip_value]`` (None: off); value clipping runs first.
+        accumulate: batches whose gradients are summed (each loss divided by ``accumulate``) per optimizer step.
+        epochs: passes over the training data.  max_steps: stop after this many optimizer steps.
+        max_time: stop at the first step boundary after this many seconds of training (summed over resumes).
+        eval_every: optimizer steps between validations (None: at each epoch end).
+        early_stopping_patience: stop after this many validations without a new best loss (None: off).
+        precision: ``fp32``; ``bf16`` autocast (CPU or CUDA); ``fp16`` autocast with a GradScaler (CUDA only).
+        seed: seeds python, numpy and torch; each epoch reseeds from ``(seed, epoch, rank)``.
+        log_every: optimizer steps between log rows (CSV, TensorBoard, console lines).
+        progress: show progress: a rich bar when stderr is a terminal (or ``RNNKIT_PROGRESS=1``),
+            else one line every ``log_every`` steps; False prints nothing.
+        checkpoint_every: optimizer steps between checkpoints (None: at each validation and epoch end).
+    """
+
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    momentum: float = 0.9
+    schedule: str = "constant"
+    warmup_steps: int = 0
+    step_size: int = 1000
+    gamma: float = 0.5
+    plateau_patience: int = 2
+    clip_norm: float | None = 5.0
+    clip_value: float | None = None
+    accumulate: int = 1
+    epochs: int = 1
+    max_steps: int | None = None
+    max_time: float | None = None
+    eval_every: int | None = None
+    early_stopping_patience: int | None = None
+    precision: str = "fp32"
+    seed: int = 0
+    log_every: int = 50
+    progress: bool = True
+    checkpoint_every: int | None = None
+
+    def __post_init__(self):
+        _choice("optimizer", self.optimizer, OPTIMIZERS)
+        _choice("schedule", self.schedule, SCHEDULES)
+        _choice("precision", self.precision, PRECISIONS)
+        for name in ("lr", "gamma"):
+            _number(name, getattr(self, name), positive=True)
+        for name in ("weight_decay", "momentum"):
+            _number(name, getattr(self, name), positive=False)
+        for name in ("clip_norm", "clip_value", "max_time"):
+            if getattr(self, name) is not None:
+                _number(name, getattr(self, name), positive=True)
+        for name in ("step_size", "accumulate", "epochs", "log_every"):
+            _integer(name, getattr(self, name), minimum=1)
+        for name in ("warmup_steps", "plateau_patience"):
+            _integer(name, getattr(self, name), minimum=0)
+        for name in ("max_steps", "eval_every", "early_stopping_patience", "checkpoint_every"):
+            if getattr(self, name) is not None:
+                _integer(name, getattr(self, name), minimum=1)
+        _integer("seed", self.seed, minimum=0)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> "TrainConfig":
+        """Rebuilds a config from ``dataclasses.asdict`` output, ignoring unknown keys."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in names})
+
+
+def _choice(name: str, value, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
+
+
+def _number(name: str, value, positive: bool) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
+        expected = "a positive number" if positive else "a number >= 0"
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")
+
+
+def _integer(name: str, value, minimum: int) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
+        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")

@@ -1,0 +1,416 @@
+"""``Trainer``: fits any task model that exposes ``loss(batch, state=None) -> LossOutput``.
+
+One optimizer step = ``accumulate`` batches: each batch's loss (a mean over ``count`` units) is
+divided by ``accumulate`` and backpropagated, then the summed gradients are unscaled (fp16),
+value-clipped, norm-clipped, and the optimizer steps with the scheduled learning rate.
+
+Truncated BPTT: when the training data has ``carry_state = True`` (e.g. ``StreamBatches``), the
+state the model returns in ``LossOutput.state`` is detached and passed as ``state=`` with the next
+batch; it restarts from None at each epoch and each evaluation.
+
+Reproducibility: each epoch reseeds python, numpy and torch from ``(seed, epoch, rank)`` before
+iterating the data, so a re-iterable whose order depends on those generators replays the same
+epoch. A checkpoint saves the weights, optimizer, schedule, RNG states, carried state, running
+means and the position in the epoch; ``fit(resume=True)`` reseeds the epoch, skips the batches
+already consumed, restores the RNG states and continues exactly as the uninterrupted run would.
+"""
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import json
+import math
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..nn.losses import LossOutput
+from . import distributed
+from .callbacks import Callback, CallbackList, History
+from .checkpoint import CHECKPOINTS
+from .config import TrainConfig
+from .metrics import Meter
+from .optim import LRSchedule, build_optimizer
+from .rng import derive_seed, get_rng_state, seed_everything, set_rng_state
+from .runlog import RunLog
+from .snapshot import RunState, load_snapshot, save_snapshot
+from .tree import detach, to_device
+
+_AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+class Trainer:
+    """Trains a task model; see the module docstring for what one step does.
+
+    Arguments:
+        model: an ``nn.Module`` with ``loss(batch, state=None) -> LossOutput`` and, to rebuild it from
+            a checkpoint, a dataclass ``config``.
+        config: the :class:`TrainConfig`.
+        run_dir: where checkpoints, ``log.csv``, TensorBoard events and ``loss.png`` go (None: nowhere).
+            A fresh ``fit`` replaces the previous run's checkpoints and logs there.
+        callbacks: :class:`Callback` objects, called after the trainer's own :class:`History`.
+        metadata: JSON-serialisable task data saved with every checkpoint (e.g. the vocabulary).
+        device: where to train; None picks ``cuda:LOCAL_RANK`` when CUDA is available, else CPU.
+
+    Attributes:
+        model, optimizer, config, history, step (optimizer steps done), epoch (epochs done),
+        stop_training (a callback sets it to stop after the current optimizer step), best_val_loss,
+        run (the resumable :class:`RunState`).
+    """
+
+    def __init__(self, model: nn.Module, config: TrainConfig = TrainConfig(), run_dir: str | Path | None = None,
+                 callbacks: list[Callback] | tuple = (), metadata: dict | None = None, device=None):
+        if not isinstance(model, nn.Module) or not callable(getattr(model, "loss", None)):
+            raise ValueError(f"model: expected an nn.Module with a loss(batch, state=None) method, "
+                             f"got {type(model).__name__}")
+        if not isinstance(config, TrainConfig):
+            raise ValueError(f"config: expected a rnnkit.train.TrainConfig, got {type(config).__name__}")
+        try:
+            json.dumps(metadata or {})
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"metadata: expected a JSON-serialisable dict, got {metadata!r:.80}") from err
+        self.config = config
+        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self.metadata = dict(metadata or {})
+        self.replicas = distributed.setup(device)
+        self.device = self.replicas.device
+        if config.precision == "fp16" and self.device.type != "cuda":
+            raise ValueError(f"precision: 'fp16' needs a CUDA device, got device {self.device}; use 'bf16' or 'fp32'")
+        self.model = model.to(self.device)
+        self._loss_module = distributed.wrap(self.model, self.replicas)
+        self.optimizer = build_optimizer(self.model.parameters(), config)
+        self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
+        self.schedule: LRSchedule | None = None
+        self.history = History()
+        self.callbacks = CallbackList([self.history, *callbacks])
+        self.stop_training = False
+        self.run = RunState()
+        self._carry: Any = None       # detached state carried into the next batch
+        self._fit_started = self._interval_started = time.perf_counter()
+        self._saved_at: tuple | None = None
+        self._log: RunLog | None = None
+
+    @property
+    def step(self) -> int:
+        """Optimizer steps done."""
+        return self.run.step
+
+    @property
+    def epoch(self) -> int:
+        """Epochs done (the index of the epoch in progress)."""
+        return self.run.epoch
+
+    @property
+    def best_val_loss(self) -> float:
+        """The lowest validation loss so far (inf before the first validation)."""
+        return self.run.best_val_loss
+
+    # ------------------------------------------------------------------ public
+    def fit(self, train_data: Any, val_data: Any = None, resume: bool = False) -> History:
+        """Trains for ``config.epochs`` (or until a stop condition) and returns the :class:`History`.
+
+        Arguments:
+            train_data: a re-iterable of batches (``iter()`` once per epoch), each accepted by ``model.loss``.
+            val_data: batches for validation (None: no validation, no early stopping).
+            resume: continue from the newest checkpoint in ``run_dir`` (a fresh start if there is none).
+        """
+        cfg = self.config
+        if val_data is None and (cfg.early_stopping_patience is not None or cfg.schedule == "plateau"):
+            raise ValueError("val_data: early_stopping_patience and the 'plateau' schedule follow the validation "
+                             "loss; expected validation data, got None")
+        train = distributed.shard(train_data, self.replicas)
+        carry = bool(getattr(train_data, "carry_state", False))
+        self.schedule = LRSchedule(cfg, _planned_steps(cfg, _length(train)))
+        resume_rng = self._restore() if resume else None
+        if resume_rng is None:
+            self._start_fresh()
+        self.stop_training = False
+        if self.replicas.is_main:
+            self._log = RunLog(self.run_dir, cfg.progress, self.schedule.total_steps, self.step)
+        self._fit_started = self._interval_started = time.perf_counter()
+        self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
+        reason = self._stop_reason()
+        while reason is None and self.epoch < cfg.epochs:
+            reason = self._run_epoch(train, val_data, carry, resume_rng)
+            resume_rng = None
+        reason = reason or "epochs"
+        if self._saved_at != self._where():
+            self._checkpoint()
+        if self._log is not None:
+            self._log.message(f"training stopped ({reason}) at step {self.step}, epoch {self.epoch}")
+            self._log.close()
+            self._log = None
+        self.callbacks.call("on_train_end", self, {"step": self.step, "epoch": self.epoch, "stopped": reason})
+        self.replicas.barrier()
+        return self.history
+
+    def evaluate(self, data: Any) -> dict[str, float]:
+        """The loss over ``data`` (weighted by each batch's count) and the weighted means of its metrics.
+
+        Runs in eval mode without gradients; leaves the RNG states and the train/eval mode as they were.
+        Under several replicas each reads its shard and the sums are pooled.
+
+        Returns:
+            ``{"loss": ..., metric: ...}``.
+        """
+        batches = distributed.shard(data, self.replicas)
+        carry = bool(getattr(data, "carry_state", False))
+        self.callbacks.call("on_test_begin", self, {"step": self.step})
+        rng, training = get_rng_state(), self.model.training
+        meter, state = Meter(), None
+        self.model.eval()
+        try:
+            with torch.no_grad(), self._autocast():
+                for batch in batches:
+                    out = _checked(self.model.loss(to_device(batch, self.device), state=state))
+                    meter.add(float(out.loss), out.count, _floats(out.metrics))
+                    state = out.state if carry else None
+        finally:
+            self.model.train(training)
+            set_rng_state(rng)
+        results, count = meter.summary(self.replicas.all_reduce_sum)
+        if count == 0:
+            raise ValueError("data: expected at least one evaluation batch, got none")
+        self.callbacks.call("on_test_end", self, {"step": self.step, **results})
+        return results
+
+    # ------------------------------------------------------------------ one epoch
+    def _run_epoch(self, train: Any, val_data: Any, carry: bool, resume_rng: dict | None) -> str | None:
+        """Runs (the rest of) the current epoch; returns why training must stop, or None."""
+        cfg, run = self.config, self.run
+        seed_everything(derive_seed(cfg.seed, run.epoch, self.replicas.rank))
+        if run.position == 0:
+            run.epoch_meter, run.last_validation, self._carry = Meter(), {}, None
+        self.callbacks.call("on_epoch_begin", self, {"epoch": run.epoch})
+        batches = iter(train)
+        for skipped in range(run.position):
+            if next(batches, _END) is _END:
+                raise ValueError(f"train_data: the checkpoint is at batch {run.position} of epoch {run.epoch}, "
+                                 f"but the data has only {skipped} batches")
+        if resume_rng is not None and run.position:
+            set_rng_state(resume_rng)
+        self.model.train()
+        length, micro, reason, exhausted = _length(train), 0, None, False
+        for batch in batches:
+            if reason is not None:
+                break
+            index = run.position + micro
+            if self.callbacks.wants("on_train_batch_begin"):
+                self.callbacks.call("on_train_batch_begin", self, {"batch": index, "step": run.step})
+            sync = micro + 1 == cfg.accumulate or length is None or index == length - 1
+            logs = self._train_batch(batch, carry, sync)
+            micro += 1
+            if micro == cfg.accumulate:
+                logs.update(self._optimizer_step(micro))
+                micro, run.position = 0, index + 1
+            if self.callbacks.wants("on_train_batch_end"):
+                self.callbacks.call("on_train_batch_end", self, {"batch": index, "step": run.step, **logs})
+            if micro == 0:
+                reason = self._after_step(val_data)
+        else:
+            exhausted = True
+            if run.position + micro == 0:
+                raise ValueError(f"train_data: no batches in epoch {run.epoch}; expected a re-iterable of batches "
+                                 "(a generator can be iterated only once)")
+            if micro:
+                self._optimizer_step(micro)
+                run.position += micro
+                reason = self._after_step(val_data)
+        if not exhausted and self._saved_at != self._where():
+            self._checkpoint()      # the stop point, before the report below touches the validation state
+        if val_data is not None and cfg.eval_every is None:
+            self._validate(val_data)
+            self._write_row(with_loss=False, validated=True)
+        means, _ = run.epoch_meter.summary(self.replicas.all_reduce_sum)
+        logs = {"epoch": run.epoch, "step": run.step, **means,
+                "lr": self.optimizer.param_groups[0]["lr"], **run.last_validation}
+        self.callbacks.call("on_epoch_end", self, logs)
+        if exhausted:
+            run.epoch, run.position, self._carry = run.epoch + 1, 0, None
+            if cfg.checkpoint_every is None:
+                self._checkpoint()
+        return reason or self._stop_reason()
+
+    def _train_batch(self, batch: Any, carry: bool, sync: bool) -> dict:
+        """Forward and backward of one batch; returns its logs (loss, count, metrics)."""
+        batch = to_device(batch, self.device)
+        ddp = isinstance(self._loss_module, nn.parallel.DistributedDataParallel)
+        with self._loss_module.no_sync() if ddp and not sync else contextlib.nullcontext():
+            with self._autocast():
+                out = _checked(self._loss_module(batch, self._carry))
+            loss = out.loss.float() if self.config.accumulate == 1 else out.loss.float() / self.config.accumulate
+            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
+        value, metrics = float(out.loss.detach()), _floats(out.metrics)
+        if not math.isfinite(value) and self.scaler is None:
+            raise FloatingPointError(f"model.loss: the loss is {value} at step {self.step} (epoch {self.epoch}); "
+                                     "lower lr, clip gradients, or check the data")
+        if carry:
+            self._carry = detach(out.state)
+        self.run.epoch_meter.add(value, out.count, metrics)
+        self.run.interval_meter.add(value, out.count, metrics)
+        return {"loss": value, "count": out.count, **metrics}
+
+    def _optimizer_step(self, micro: int) -> dict:
+        """Unscale, rescale a short accumulation, clip, set the lr and step; returns lr (and grad_norm)."""
+        cfg = self.config
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
+        params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
+        if micro != cfg.accumulate:
+            for p in params:
+                p.grad.mul_(cfg.accumulate / micro)
+        logs = {}
+        if cfg.clip_value is not None:
+            nn.utils.clip_grad_value_(params, cfg.clip_value)
+        if cfg.clip_norm is not None:
+            logs["grad_norm"] = float(nn.utils.clip_grad_norm_(params, cfg.clip_norm))
+        logs["lr"] = self.schedule.apply(self.optimizer, self.run.step)
+        if self.scaler is not None:
+            self.scaler.step(self.optimizer)
+            self.scaler.update()
+        else:
+            self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.run.step += 1
+        return logs
+
+    def _after_step(self, val_data: Any) -> str | None:
+        """Progress, validation, log row and checkpoint due at this step; returns a stop reason or None."""
+        cfg, step = self.config, self.run.step
+        if self._log is not None:
+            meter = self.run.interval_meter
+            seconds = max(time.perf_counter() - self._interval_started, 1e-9)
+            loss = meter.sums.get("loss", 0.0) / max(meter.count, 1)
+            self._log.advance(step, loss, meter.count * self.replicas.world_size / seconds)
+        validated = cfg.eval_every is not None and val_data is not None and step % cfg.eval_every == 0
+        if validated:
+            self._validate(val_data)
+        if step % cfg.log_every == 0 or validated:
+            self._write_row(with_loss=step % cfg.log_every == 0, validated=validated)
+        if (step % cfg.checkpoint_every == 0) if cfg.checkpoint_every is not None else validated:
+            self._checkpoint()
+        return self._stop_reason()
+
+    def _validate(self, val_data: Any) -> None:
+        results, run = self.evaluate(val_data), self.run
+        run.last_validation = {f"val_{name}": value for name, value in results.items()}
+        self.schedule.observe(results["loss"])
+        if results["loss"] < run.best_val_loss:
+            run.best_val_loss, run.bad_validations = results["loss"], 0
+        else:
+            run.bad_validations += 1
+
+    def _write_row(self, with_loss: bool, validated: bool) -> None:
+        """One log row; every replica takes part in pooling the interval's statistics."""
+        values, run = {}, self.run
+        if with_loss:
+            means, count = run.interval_meter.summary(self.replicas.all_reduce_sum)
+            now = time.perf_counter()
+            values = {"loss": means.get("loss"), "units_per_s": count / max(now - self._interval_started, 1e-9)}
+            run.interval_meter, self._interval_started = Meter(), now
+        if validated:
+            values["val_loss"] = run.last_validation["val_loss"]
+        if self._log is not None:
+            self._log.row(step=run.step, epoch=run.epoch, lr=self.optimizer.param_groups[0]["lr"],
+                          elapsed=self._elapsed(), **values)
+
+    def _stop_reason(self) -> str | None:
+        cfg, run = self.config, self.run
+        if cfg.early_stopping_patience is not None and run.bad_validations >= cfg.early_stopping_patience:
+            return "early_stopping"
+        if cfg.max_steps is not None and run.step >= cfg.max_steps:
+            return "max_steps"
+        time_up = cfg.max_time is not None and self._elapsed() >= cfg.max_time
+        if self.replicas.world_size > 1:
+            stop, time_up = (bool(v) for v in self.replicas.all_reduce_sum([float(self.stop_training),
+                                                                              float(time_up)]))
+            self.stop_training = stop
+        if self.stop_training:
+            return "stop_training"
+        return "max_time" if time_up else None
+
+    def _elapsed(self) -> float:
+        return self.run.elapsed + time.perf_counter() - self._fit_started
+
+    def _where(self) -> tuple[int, int, int]:
+        return self.run.step, self.run.epoch, self.run.position
+
+    def _autocast(self):
+        dtype = _AUTOCAST.get(self.config.precision)
+        return torch.autocast(self.device.type, dtype=dtype) if dtype else contextlib.nullcontext()
+
+    # ------------------------------------------------------------------ checkpoints
+    def _start_fresh(self) -> None:
+        """A new run: counters, running means and history restart (the model and optimizer state stay,
+        as in a second Keras ``fit``); rank 0 clears the run directory of a previous run's files."""
+        self.run, self._carry, self._saved_at = RunState(), None, None
+        self.history.history = {}
+        if self.replicas.is_main and self.run_dir is not None:
+            _clear_run(self.run_dir)
+
+    def _checkpoint(self) -> None:
+        """Saves a checkpoint of the whole training state (a no-op without a run directory)."""
+        if self.run_dir is None:
+            return
+        save_snapshot(self.run_dir, self.replicas, model=self.model, optimizer=self.optimizer,
+                      schedule=self.schedule, scaler=self.scaler,
+                      run=dataclasses.replace(self.run, elapsed=self._elapsed()), history=self.history.history,
+                      carry=self._carry, config=self.config, metadata=self.metadata)
+        self._saved_at = self._where()
+
+    def _restore(self) -> dict | None:
+        """Loads the newest checkpoint into the trainer; returns this replica's RNG state (None: no checkpoint)."""
+        if self.run_dir is None:
+            raise ValueError("run_dir: resume=True needs the run directory of the interrupted run, got None")
+        snapshot = load_snapshot(self.run_dir, self.replicas, model=self.model, optimizer=self.optimizer,
+                                 schedule=self.schedule, scaler=self.scaler, device=self.device)
+        if snapshot is None:
+            return None
+        self.run, self._carry, self.history.history = snapshot.run, snapshot.carry, snapshot.history
+        self._saved_at = self._where()
+        return snapshot.rng
+
+
+_END = object()
+
+
+def _checked(out: Any) -> LossOutput:
+    """Validates what ``model.loss`` returned."""
+    loss = getattr(out, "loss", None)
+    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
+        raise ValueError(f"model.loss: expected a LossOutput with a scalar tensor loss, got {type(out).__name__}"
+                         + (f" with loss of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
+    count = getattr(out, "count", None)
+    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+        raise ValueError(f"model.loss: expected LossOutput.count to be a positive int, got {count!r}")
+    return out
+
+
+def _floats(metrics: dict) -> dict[str, float]:
+    return {name: float(value) for name, value in (metrics or {}).items()}
+
+
+def _length(data: Any) -> int | None:
+    try:
+        return len(data)
+    except TypeError:
+        return None
+
+
+def _planned_steps(cfg: TrainConfig, batches_per_epoch: int | None) -> int | None:
+    """Optimizer steps the run will take if nothing stops it early (None if unknown)."""
+    by_epochs = None if batches_per_epoch is None else cfg.epochs * -(-batches_per_epoch // cfg.accumulate)
+    known = [steps for steps in (by_epochs, cfg.max_steps) if steps is not None]
+    return min(known) if known else None
+
+
+def _clear_run(run_dir: Path) -> None:
+    """Removes a previous run's checkpoints and logs from ``run_dir`` (a fresh ``fit`` starts over)."""
+    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
+    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
+    for name in ("log.csv", "loss.png"):
+        (run_dir / name).unlink(missing_ok=True)
