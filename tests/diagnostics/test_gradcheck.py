@@ -1,11 +1,14 @@
 """Every torch cell and layer against the NumPy reference's hand-derived BPTT (float64).
 
 Outputs, final states and the gradients of every parameter, the input and the initial state
-must agree to round-off: the two engines share no code.
+must agree to round-off: the two engines share no code. Both torch paths are checked: the
+per-step autograd loop ("loop") and whatever the dispatcher picks ("auto": torch's fused op
+for standard cells, the hand-derived BPTT kernels for the variants).
 """
 import pytest
 
 from rnnkit.diagnostics import VARIANTS, check_against_reference, check_textbook_lm
+from rnnkit.diagnostics.gradcheck import PATHS
 
 TIGHT = 1e-10
 
@@ -15,33 +18,37 @@ def assert_close(errors: dict[str, float]) -> None:
     assert not bad, f"relative errors above {TIGHT:g}: {bad}"
 
 
+@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
-def test_cell_matches_reference(variant, padded):
+def test_cell_matches_reference(variant, padded, path):
     kind, options = VARIANTS[variant]
-    errors = check_against_reference(kind, lengths=padded, **options)
+    errors = check_against_reference(kind, lengths=padded, path=path, **options)
     assert {"y", "x", "h0", "weight_ih", "weight_hh"} <= set(errors)
     assert_close(errors)
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-everything", "gru", "gru-reset-before"])
-def test_bidirectional_matches_reference(variant):
+@pytest.mark.parametrize("path", PATHS)
+def test_bidirectional_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
-    errors = check_against_reference(kind, lengths=True, bidirectional=True, batch=4, **options)
+    errors = check_against_reference(kind, lengths=True, bidirectional=True, batch=4, path=path, **options)
     assert {"fwd.weight_hh", "bwd.weight_hh", "bwd.h0"} <= set(errors)
     assert_close(errors)
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-proj", "gru", "gru-reset-before", "gru-layer-norm"])
-def test_recurrent_dropout_mask_matches_reference(variant):
+@pytest.mark.parametrize("path", PATHS)
+def test_recurrent_dropout_mask_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
-    assert_close(check_against_reference(kind, lengths=True, recurrent_dropout=0.4, **options))
+    assert_close(check_against_reference(kind, lengths=True, recurrent_dropout=0.4, path=path, **options))
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-proj", "gru"])
-def test_zoneout_matches_reference(variant):
+@pytest.mark.parametrize("path", PATHS)
+def test_zoneout_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
-    assert_close(check_against_reference(kind, lengths=True, zoneout=0.3, **options))
+    assert_close(check_against_reference(kind, lengths=True, zoneout=0.3, path=path, **options))
 
 
 def test_textbook_language_model_matches_reference():
@@ -55,7 +62,7 @@ def test_bridge_detects_a_wrong_gradient(monkeypatch):
     import rnnkit.cells.gru as gru
 
     monkeypatch.setattr(gru.GRUCell, "step", _gru_with_wrong_interpolation)
-    errors = check_against_reference("gru")
+    errors = check_against_reference("gru", path="loop")
     assert errors["y"] > 1e-3 and errors["weight_hh"] > 1e-3
 
 

@@ -37,6 +37,8 @@ def register(commands, train_commands) -> None:
     run.add_argument("--recurrent-dropout", type=float, default=0.0, help="rate of a fixed variational mask")
     run.add_argument("--zoneout", type=float, default=0.0, help="evaluation-mode zoneout rate")
     run.add_argument("--seed", type=int, default=0)
+    run.add_argument("--path", choices=["auto", "loop", "both"], default="both",
+                     help="torch side: the dispatched kernel (auto), the per-step autograd loop, or both")
     parser.set_defaults(func=run_gradcheck)
 
 
@@ -57,11 +59,12 @@ def run_gradcheck(args: argparse.Namespace) -> int:
 
     sequence = {"lengths": args.lengths, "bidirectional": args.bidirectional,
                 "recurrent_dropout": args.recurrent_dropout, "zoneout": args.zoneout, "seed": args.seed}
+    paths = ["auto", "loop"] if args.path == "both" else [args.path]
     if args.textbook:
         runs = {"srn-textbook-lm": lambda: check_textbook_lm(seed=args.seed)}
     elif args.all:
-        runs = {name: (lambda k=kind, o=opts: check_against_reference(k, **o, **sequence))
-                for name, (kind, opts) in VARIANTS.items()}
+        runs = {f"{name} [{path}]": (lambda k=kind, o=opts, p=path: check_against_reference(k, **o, **sequence, path=p))
+                for name, (kind, opts) in VARIANTS.items() for path in paths}
     else:
         options = cell_options(args)
         accepted = inspect.signature({"srn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}[args.cell]).parameters
@@ -69,7 +72,8 @@ def run_gradcheck(args: argparse.Namespace) -> int:
         if foreign:
             raise CommandError(f"--cell {args.cell} does not take {', '.join(foreign)}")
         label = args.cell + "".join(f" {k}={v}" for k, v in options.items())
-        runs = {label: lambda: check_against_reference(args.cell, **options, **sequence)}
+        runs = {f"{label} [{path}]": (lambda p=path: check_against_reference(args.cell, **options, **sequence, path=p))
+                for path in paths}
     worst_overall = 0.0
     for label, run in runs.items():
         errors = run()

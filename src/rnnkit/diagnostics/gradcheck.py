@@ -10,6 +10,7 @@ Used by the tests and by ``rnnkit gradcheck``.
 """
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 import numpy as np
@@ -17,11 +18,14 @@ import torch
 import torch.nn.functional as F
 
 from .. import reference
-from ..cells import GRUCell, LSTMCell, SimpleRNNCell
+from ..cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
 from ..cells.base import state_leaves
 from ..recurrent import RNN, Bidirectional
+from .. import kernels
+from ..kernels import force_loop
 from ..recurrent.loop import run_sequence
 
+PATHS = ("auto", "loop")
 CELL_CLASSES = {"srn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}
 
 #: Every cell variant the reference covers: name -> (kind, cell options).
@@ -69,14 +73,14 @@ def make_cell(kind: str, input_size: int, hidden_size: int, params: dict[str, np
 
 def _as_tensor(state: Any) -> Any:
     if isinstance(state, tuple):
-        return tuple(torch.tensor(s, requires_grad=True) for s in state)
+        return LSTMState(*(torch.tensor(s, requires_grad=True) for s in state))
     return torch.tensor(state, requires_grad=True)
 
 
 def check_against_reference(kind: str, *, input_size: int = 4, hidden_size: int = 6, batch: int = 3,
                             time: int = 5, lengths: bool = False, bidirectional: bool = False,
                             recurrent_dropout: float = 0.0, zoneout: float = 0.0, seed: int = 0,
-                            **cell_options: Any) -> dict[str, float]:
+                            path: str = "auto", **cell_options: Any) -> dict[str, float]:
     """Runs one configuration in torch (autograd) and in the reference (hand-derived BPTT).
 
     Arguments:
@@ -85,6 +89,8 @@ def check_against_reference(kind: str, *, input_size: int = 4, hidden_size: int 
         bidirectional: both directions (``Bidirectional`` vs ``reference.bidirectional_forward``).
         recurrent_dropout: rate of a fixed variational mask on ``h_{t-1}`` (single direction only).
         zoneout: evaluation-mode zoneout rate (``d = p``; single direction only).
+        path: ``"auto"``: the path the dispatcher picks (a BPTT kernel for the variants);
+            ``"loop"``: the per-step autograd loop through the cell's ``step``.
     Returns:
         name -> max relative error, for ``y``, ``final.*``, every parameter (``fwd.``/``bwd.``
         prefixed when bidirectional), ``x`` and the initial state ``h0`` (LSTM: also ``c0``).
@@ -111,21 +117,15 @@ def check_against_reference(kind: str, *, input_size: int = 4, hidden_size: int 
         keep = rng.random((batch, proj_size or hidden_size)) >= recurrent_dropout
         mask_np = keep / (1.0 - recurrent_dropout)
 
-    # --- torch, autograd -------------------------------------------------------------------
+    if path not in PATHS:
+        raise ValueError(f"path: expected one of {PATHS}, got {path!r}")
+
+    # --- torch: autograd through the loop, or the dispatched kernel -------------------------
     x = torch.tensor(x_np, requires_grad=True)
     states = {d: _as_tensor(states_np[d]) for d in directions}
     lengths_t = None if lengths_np is None else torch.from_numpy(lengths_np)
-    if bidirectional:
-        y, finals = Bidirectional(RNN(cells["fwd"]), RNN(cells["bwd"]))(
-            x, (states["fwd"], states["bwd"]), lengths=lengths_t)
-        finals = dict(zip(directions, finals))
-    elif recurrent_dropout:
-        y, final = run_sequence(cells["fwd"], x, states["fwd"], lengths_t,
-                                recurrent_mask=torch.from_numpy(mask_np))
-        finals = {"fwd": final}
-    else:
-        y, final = RNN(cells["fwd"], zoneout=zoneout).eval()(x, states["fwd"], lengths=lengths_t)
-        finals = {"fwd": final}
+    with force_loop() if path == "loop" else contextlib.nullcontext():
+        y, finals = _run_torch(cells, x, states, lengths_t, bidirectional, mask_np, zoneout, path)
     loss = (y * torch.from_numpy(g_y)).sum()
     for d in directions:
         loss = loss + sum((s * torch.from_numpy(g)).sum() for s, g in zip(state_leaves(finals[d]), g_final[d]))
@@ -201,6 +201,24 @@ def check_textbook_lm(*, input_size: int = 4, hidden_size: int = 6, vocab: int =
     errors["x"] = reference.max_relative_error(x.grad.numpy(), grads["x"].transpose(1, 0, 2))
     errors["h0"] = reference.max_relative_error(h0.grad.numpy(), grads["h0"])
     return errors
+
+
+def _run_torch(cells, x, states, lengths, bidirectional, mask_np, zoneout, path):
+    """The torch side of :func:`check_against_reference`: returns ``(y, {direction: final})``."""
+    directions = tuple(cells)
+    if bidirectional:
+        y, finals = Bidirectional(RNN(cells["fwd"]), RNN(cells["bwd"]))(
+            x, (states["fwd"], states["bwd"]), lengths=lengths)
+        finals = dict(zip(directions, finals))
+    elif mask_np is not None:                      # a fixed mask: call the runner the layer would use
+        runner = run_sequence if path == "loop" else kernels.run_cell
+        y, final = runner(cells["fwd"], x, states["fwd"], lengths, recurrent_mask=torch.from_numpy(mask_np),
+                          zoneout=0.0, training=True)
+        finals = {"fwd": final}
+    else:
+        y, final = RNN(cells["fwd"], zoneout=zoneout).eval()(x, states["fwd"], lengths=lengths)
+        finals = {"fwd": final}
+    return y, finals
 
 
 def _random_lengths(rng: np.random.Generator, batch: int, time: int) -> np.ndarray:

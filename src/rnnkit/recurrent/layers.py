@@ -14,7 +14,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .. import _checks
+from .. import _checks, kernels
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import RecurrentCell, map_state, state_leaves
 from .loop import run_direction
@@ -76,12 +76,35 @@ class RecurrentLayer(nn.Module):
         """The cell of ``layer`` and ``direction`` (0 forward, 1 backward)."""
         return self.cells[layer * self.num_directions + direction]
 
+    @property
+    def fast_path(self) -> str:
+        """Which path ``forward`` runs now and, if not fused, why: ``"fused (torch.lstm)"``,
+        ``"bptt kernel (peephole, zoneout)"``, ``"autograd loop (user activation callable)"``, ...
+        (recurrent dropout changes the computation only in training, so it depends on the mode)."""
+        return self._path().label
+
+    def _path(self) -> kernels.Path:
+        return kernels.choose_path(self.cells, recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
+                                   training=self.training)
+
     def forward(self, x: torch.Tensor, state: Any = None, lengths=None) -> tuple[torch.Tensor, Any]:
         batch, time = _checks.check_sequence(x, self.input_size, self.batch_first)
         if not self.batch_first:
             x = x.transpose(0, 1)                                                  # (B, T, I)
         lengths = _checks.check_lengths(lengths, batch, time, x.device)
-        states = self._split_state(state, batch, x)
+        path = self._path().kind
+        if path == kernels.FUSED:
+            self._check_state(state, batch)
+            outputs, final_state = kernels.run_fused(self.cells, x, state, lengths, num_layers=self.num_layers,
+                                                     bidirectional=self.bidirectional, dropout=self.dropout,
+                                                     training=self.training)        # (B, T, D*R)
+        else:
+            outputs, final_state = self._run_cells(x, self._split_state(state, batch, x), lengths, path)
+        return (outputs if self.batch_first else outputs.transpose(0, 1)), final_state
+
+    def _run_cells(self, x: torch.Tensor, states: list[Any], lengths: torch.Tensor | None,
+                   path: str) -> tuple[torch.Tensor, Any]:
+        """Layer by layer, direction by direction, each cell through ``path`` (BPTT kernel or loop)."""
         finals = []
         layer_input = x
         for layer in range(self.num_layers):
@@ -92,18 +115,17 @@ class RecurrentLayer(nn.Module):
                 k = layer * self.num_directions + direction
                 y, final = run_direction(self.cells[k], layer_input, states[k], lengths,
                                          reverse=direction == 1, recurrent_dropout=self.recurrent_dropout,
-                                         zoneout=self.zoneout, training=self.training)
+                                         zoneout=self.zoneout, training=self.training, path=path)
                 outputs.append(y)
                 finals.append(final)
             layer_input = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]  # (B, T, D*R)
-        final_state = map_state(lambda *leaves: torch.stack(leaves), *finals)       # (L*D, B, .)
-        return (layer_input if self.batch_first else layer_input.transpose(0, 1)), final_state
+        return layer_input, map_state(lambda *leaves: torch.stack(leaves), *finals)     # (L*D, B, .)
 
-    def _split_state(self, state: Any, batch: int, x: torch.Tensor) -> list[Any]:
-        """Validates ``state (L*D, B, .)`` and splits it into one state per cell."""
-        count = len(self.cells)
+    def _check_state(self, state: Any, batch: int) -> None:
+        """Validates ``state``: None, or ``(L*D, B, .)`` per leaf with this layer's structure."""
         if state is None:
-            return [cell.init_state(batch, device=x.device, dtype=x.dtype) for cell in self.cells]
+            return
+        count = len(self.cells)
         template = self.cells[0].init_state(batch, device="meta")
         if isinstance(template, torch.Tensor) != isinstance(state, torch.Tensor) or (
                 not isinstance(state, torch.Tensor) and len(state) != len(template)):
@@ -112,7 +134,13 @@ class RecurrentLayer(nn.Module):
         for index, (got, want) in enumerate(zip(state_leaves(state), state_leaves(template))):
             name = "state" if fields is None else f"state.{fields[index]}"
             _checks.check_state_tensor(got, (count, *want.shape), name)
-        return [map_state(lambda leaf: leaf[k], state) for k in range(count)]
+
+    def _split_state(self, state: Any, batch: int, x: torch.Tensor) -> list[Any]:
+        """Validates ``state (L*D, B, .)`` and splits it into one state per cell."""
+        if state is None:
+            return [cell.init_state(batch, device=x.device, dtype=x.dtype) for cell in self.cells]
+        self._check_state(state, batch)
+        return [map_state(lambda leaf: leaf[k], state) for k in range(len(self.cells))]
 
     def __getattr__(self, name: str):
         """torch.nn-style access to parameters: ``layer.weight_ih_l0``, ``layer.bias_hh_l1_reverse``."""

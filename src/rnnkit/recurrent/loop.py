@@ -11,7 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from .. import _checks
+from .. import _checks, kernels
 from ..cells.base import RecurrentCell, map_state, state_leaves
 from . import regularization
 
@@ -74,19 +74,33 @@ def run_sequence(cell: nn.Module, x: torch.Tensor, state: Any, lengths: torch.Te
 
 def run_direction(cell: nn.Module, x: torch.Tensor, state: Any, lengths: torch.Tensor | None, *,
                   reverse: bool = False, recurrent_dropout: float = 0.0, zoneout: float = 0.0,
-                  training: bool = False) -> tuple[torch.Tensor, Any]:
+                  training: bool = False, path: str = kernels.LOOP) -> tuple[torch.Tensor, Any]:
     """:func:`run_sequence` in one direction with the regularisers drawn for this call.
 
     ``reverse`` runs each row's valid steps last to first and returns outputs in input order.
-    In training, ``recurrent_dropout`` draws one mask for the whole sequence.
+    In training, ``recurrent_dropout`` draws one mask for the whole sequence. ``path`` (a kind of
+    :func:`rnnkit.kernels.choose_path`) runs the cell through torch's fused op or its BPTT kernel
+    instead of the per-step loop.
     """
     mask = None
     if training and recurrent_dropout:
         mask = regularization.recurrent_dropout_mask(state_leaves(state)[0], recurrent_dropout)
     if reverse:
         x = reverse_padded(x, lengths)
-    y, final = run_sequence(cell, x, state, lengths, recurrent_mask=mask, zoneout=zoneout, training=training)
+    y, final = _RUNNERS[path](cell, x, state, lengths, recurrent_mask=mask, zoneout=zoneout, training=training)
     return (reverse_padded(y, lengths) if reverse else y), final
+
+
+def _run_fused_cell(cell: RecurrentCell, x: torch.Tensor, state: Any, lengths: torch.Tensor | None, *,
+                    recurrent_mask: None, zoneout: float, training: bool) -> tuple[torch.Tensor, Any]:
+    """One fusable cell through torch's fused op (no mask and no zoneout on this path)."""
+    stacked = map_state(lambda s: s.unsqueeze(0), state)                        # (1, B, .)
+    y, final = kernels.run_fused([cell], x, stacked, lengths, num_layers=1, bidirectional=False, dropout=0.0,
+                                 training=training)
+    return y, map_state(lambda s: s.squeeze(0), final)
+
+
+_RUNNERS = {kernels.FUSED: _run_fused_cell, kernels.BPTT: kernels.run_cell, kernels.LOOP: run_sequence}
 
 
 def accepts_recurrent_mask(cell: nn.Module) -> bool:
@@ -135,8 +149,18 @@ class RNN(nn.Module):
         state = self._initial_state(state, batch, x)
         outputs, final = run_direction(self.cell, x, state, lengths, reverse=self.reverse,
                                        recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
-                                       training=self.training)
+                                       training=self.training, path=self._path().kind)
         return (outputs if self.batch_first else outputs.transpose(0, 1)), final
+
+    @property
+    def fast_path(self) -> str:
+        """Which path ``forward`` runs now and, if not fused, why: e.g. ``"fused (torch.lstm)"``,
+        ``"bptt kernel (peephole)"``, ``"autograd loop (user cell MyCell)"``."""
+        return self._path().label
+
+    def _path(self) -> kernels.Path:
+        return kernels.choose_path([self.cell], recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
+                                   training=self.training)
 
     def _initial_state(self, state: Any, batch: int, x: torch.Tensor) -> Any:
         if state is None:

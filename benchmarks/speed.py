@@ -1,0 +1,297 @@
+"""Speed of rnnkit's layers against torch.nn's fused layers, the naive per-step loop and Keras 3.
+
+For SimpleRNN, LSTM, GRU and each variant of the fast-paths issue, at each size (T, B, I, H), one
+forward + backward pass (``y.sum().backward()``, training mode) of:
+
+- ``torch.nn``: the fused standard layer of the same kind and size (torch.nn.LSTM / GRU / RNN), the
+  yardstick every ratio divides by;
+- ``rnnkit``: the rnnkit layer with the variant, on whatever path ``layer.fast_path`` names;
+- ``loop``: the same layer inside ``rnnkit.kernels.force_loop()``, the naive per-step autograd loop
+  (``rnnkit.recurrent.loop.run_sequence``);
+- ``keras``: Keras 3 on its torch backend, where installed and where Keras has the variant.
+
+All run interleaved in rounds in one process; a ratio is the median over rounds of
+``time / time of torch.nn in the same round``. Peak memory is the largest amount of tensor memory
+held during one forward + backward (every op's output storage followed until freed on CPU,
+``max_memory_allocated`` on CUDA).
+A second table streams one step at a time without gradients (B=1, H=512) through
+``rnnkit.LSTMCell`` and ``torch.nn.LSTMCell``. Run::
+
+    python benchmarks/speed.py --threads 1            # every size; writes BENCHMARKS.md "Speed"
+    python benchmarks/speed.py --quick --threads 1    # two sizes, fewer variants; prints only
+
+The machine is shared: the figures are noisy, the ratios (measured side by side) less so.
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import os
+import statistics
+import time
+import weakref
+from pathlib import Path
+from typing import Callable, NamedTuple
+
+import torch
+from torch.utils._python_dispatch import TorchDispatchMode
+from torch.utils._pytree import tree_leaves
+
+import rnnkit
+from rnnkit import kernels
+from rnnkit.kernels import native
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+SIZES = [(100, 32, 64, 128), (100, 64, 256, 512), (200, 16, 32, 64), (1000, 8, 32, 128)]
+QUICK_SIZES = [(100, 32, 64, 128), (1000, 8, 32, 128)]
+STREAM_STEPS, STREAM_SIZE = 200, 512
+BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
+
+
+class Config(NamedTuple):
+    """One row: a layer kind, its rnnkit options and the Keras options computing the same (None: none)."""
+
+    name: str
+    kind: str                     # "LSTM", "GRU" or "SimpleRNN"
+    options: dict
+    keras: dict | None
+    quick: bool = False
+
+
+CONFIGS = [
+    Config("LSTM", "LSTM", {}, {}, quick=True),
+    Config("LSTM peephole", "LSTM", {"peephole": True}, None, quick=True),
+    Config("LSTM layer_norm", "LSTM", {"layer_norm": True}, None, quick=True),
+    Config("LSTM coupled", "LSTM", {"coupled": True}, None),
+    Config("LSTM forget_gate=False", "LSTM", {"forget_gate": False}, None),
+    Config("LSTM hard_sigmoid", "LSTM", {"recurrent_activation": "hard_sigmoid"},
+           {"recurrent_activation": "hard_sigmoid"}),
+    Config("LSTM recurrent_dropout=0.25", "LSTM", {"recurrent_dropout": 0.25}, {"recurrent_dropout": 0.25},
+           quick=True),
+    Config("LSTM zoneout=0.1", "LSTM", {"zoneout": 0.1}, None),
+    Config("GRU", "GRU", {}, {}, quick=True),
+    Config("GRU reset_after=False", "GRU", {"reset_after": False}, {"reset_after": False}, quick=True),
+    Config("GRU layer_norm", "GRU", {"layer_norm": True}, None),
+    Config("GRU recurrent_dropout=0.25", "GRU", {"recurrent_dropout": 0.25}, {"recurrent_dropout": 0.25}),
+    Config("GRU zoneout=0.1", "GRU", {"zoneout": 0.1}, None),
+    Config("SimpleRNN", "SimpleRNN", {}, {}, quick=True),
+    Config("SimpleRNN recurrent_dropout=0.25", "SimpleRNN", {"recurrent_dropout": 0.25},
+           {"recurrent_dropout": 0.25}),
+    Config("SimpleRNN zoneout=0.1", "SimpleRNN", {"zoneout": 0.1}, None),
+]
+TORCH_LAYERS = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.nn.RNN}
+IMPLS = ("rnnkit", "loop", "keras")
+
+
+def keras_layer(config: Config, hidden: int, device):
+    """The Keras 3 layer for ``config`` (torch backend) or None when Keras is absent or lacks the variant."""
+    if config.keras is None:
+        return None
+    try:
+        import keras
+    except ImportError:
+        return None
+    if keras.backend.backend() != "torch":
+        return None
+    with torch.device(device):
+        return getattr(keras.layers, config.kind)(hidden, return_sequences=True, **config.keras)
+
+
+def step_fn(layer, x: torch.Tensor, keras_call: bool = False, loop: bool = False) -> Callable[[], None]:
+    """One forward + backward pass of ``layer`` on ``x``."""
+    def run() -> None:
+        with kernels.force_loop() if loop else contextlib.nullcontext():
+            y = layer(x, training=True) if keras_call else layer(x)[0]
+        y.sum().backward()
+    return run
+
+
+def timed(fn: Callable[[], None], device) -> float:
+    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
+    sync()
+    started = time.perf_counter()
+    fn()
+    sync()
+    return time.perf_counter() - started
+
+
+class PeakTracker(TorchDispatchMode):
+    """Follows every tensor storage that an op returns until it is freed; ``peak`` is the most bytes
+    alive at once. (Temporaries inside a single kernel are not seen: op outputs, activations saved
+    for backward and gradients are.) Unlike the profiler it keeps no per-op records."""
+
+    def __init__(self):
+        super().__init__()
+        self.live: dict[int, int] = {}
+        self.now = self.peak = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        out = func(*args, **(kwargs or {}))
+        for tensor in tree_leaves(out):
+            if isinstance(tensor, torch.Tensor) and tensor.layout == torch.strided and tensor.device.type != "meta":
+                storage = tensor.untyped_storage()
+                key = id(storage)
+                if key not in self.live and storage.nbytes():
+                    self.live[key] = storage.nbytes()
+                    self.now += storage.nbytes()
+                    self.peak = max(self.peak, self.now)
+                    weakref.finalize(storage, self._free, key)
+        return out
+
+    def _free(self, key: int) -> None:
+        self.now -= self.live.pop(key)
+
+
+def peak_megabytes(fn: Callable[[], None], device) -> float:
+    """The most tensor memory newly held at once while ``fn`` runs (MiB)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        base = torch.cuda.memory_allocated()
+        torch.cuda.reset_peak_memory_stats()
+        fn()
+        torch.cuda.synchronize()
+        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
+    with PeakTracker() as tracker:
+        fn()
+    return tracker.peak / 2 ** 20
+
+
+def bench_size(size, configs, rounds: int, device) -> list[dict]:
+    """Times every implementation of every config at one size, interleaved in ``rounds`` rounds."""
+    T, B, I, H = size
+    x = torch.randn(B, T, I, device=device, requires_grad=True)
+    references = {kind: step_fn(TORCH_LAYERS[kind](I, H, batch_first=True).to(device), x)
+                  for kind in dict.fromkeys(c.kind for c in configs)}
+    rows = []
+    for config in configs:
+        layer = getattr(rnnkit, config.kind)(I, H, **config.options).to(device).train()
+        fns = {"rnnkit": step_fn(layer, x), "loop": step_fn(layer, x, loop=True)}
+        keras = keras_layer(config, H, device)
+        if keras is not None:
+            fns["keras"] = step_fn(keras, x, keras_call=True)
+        rows.append({"config": config, "path": layer.fast_path, "fns": fns,
+                     "ratios": {name: [] for name in fns}, "ms": []})
+    for fn in [*references.values(), *(f for row in rows for f in row["fns"].values())]:
+        fn()                                                                     # warm up (and build)
+    for _ in range(rounds):
+        reference_ms = {kind: timed(fn, device) for kind, fn in references.items()}
+        for row in rows:
+            base = reference_ms[row["config"].kind]
+            row["ms"].append(base * 1e3)
+            for name, fn in row["fns"].items():
+                row["ratios"][name].append(timed(fn, device) / base)
+    for row in rows:
+        row["peak"] = {"torch.nn": peak_megabytes(references[row["config"].kind], device)}
+        row["peak"].update({name: peak_megabytes(fn, device) for name, fn in row["fns"].items()})
+    return rows
+
+
+def bench_streaming(rounds: int, device) -> tuple[float, float, float]:
+    """No-grad streaming, B=1: ``(ms per step torch.nn.LSTMCell, ms per step rnnkit.LSTMCell, ratio)``."""
+    size = STREAM_SIZE
+    theirs = torch.nn.LSTMCell(size, size).to(device)
+    ours = rnnkit.LSTMCell(size, size).to(device)
+    ours.load_state_dict(theirs.state_dict())
+    xs = torch.randn(STREAM_STEPS, 1, size, device=device)
+
+    def run_theirs() -> None:
+        state = (torch.zeros(1, size, device=device), torch.zeros(1, size, device=device))
+        for x_t in xs:
+            state = theirs(x_t, state)
+
+    def run_ours() -> None:
+        state = None
+        for x_t in xs:
+            _, state = ours(x_t, state)
+
+    ms_theirs, ms_ours, ratios = [], [], []
+    with torch.no_grad():
+        run_theirs(), run_ours()
+        for _ in range(rounds):
+            a, b = timed(run_theirs, device), timed(run_ours, device)
+            ms_theirs.append(a * 1e3 / STREAM_STEPS)
+            ms_ours.append(b * 1e3 / STREAM_STEPS)
+            ratios.append(b / a)
+    return statistics.median(ms_theirs), statistics.median(ms_ours), statistics.median(ratios)
+
+
+def size_table(size, rows) -> list[str]:
+    """The markdown table of one size."""
+    T, B, I, H = size
+    lines = [f"**T={T}, B={B}, I={I}, H={H}**", "",
+             "| layer | rnnkit path | torch.nn ms | rnnkit / fused | loop / fused | keras / fused "
+             "| peak MiB fused / rnnkit / loop |",
+             "|---|---|---|---|---|---|---|"]
+    for row in rows:
+        ratio = {name: f"{statistics.median(v):.2f}" for name, v in row["ratios"].items()}
+        peak = row["peak"]
+        lines.append(f"| {row['config'].name} | {row['path']} | {statistics.median(row['ms']):.1f} "
+                     f"| **{ratio['rnnkit']}** | {ratio['loop']} | {ratio.get('keras', '—')} "
+                     f"| {peak['torch.nn']:.0f} / {peak['rnnkit']:.0f} / {peak['loop']:.0f} |")
+    return lines + [""]
+
+
+def streaming_line(streaming) -> str:
+    ms_theirs, ms_ours, ratio = streaming
+    return (f"Streaming, no grad, one step at a time, B=1, I=H={STREAM_SIZE}, {STREAM_STEPS} steps: "
+            f"torch.nn.LSTMCell {ms_theirs:.3f} ms/step, rnnkit.LSTMCell {ms_ours:.3f} ms/step, "
+            f"ratio **{ratio:.2f}** (median of rounds).")
+
+
+def write_section(text: str) -> None:
+    """Replaces (or appends) the "## Speed" section of BENCHMARKS.md, leaving the others as they are."""
+    content = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
+    start = content.find("\n## Speed\n")
+    if start < 0:
+        content = content.rstrip("\n") + "\n\n" + text
+    else:
+        end = content.find("\n## ", start + 1)
+        content = content[:start + 1] + text + ("" if end < 0 else content[end:])
+    BENCHMARKS_MD.write_text(content.rstrip("\n") + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="two sizes and the marked variants; no write")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--device", default="cpu")
+    args = parser.parse_args()
+    if args.threads:
+        torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    configs = [c for c in CONFIGS if c.quick or not args.quick]
+    sizes = QUICK_SIZES if args.quick else SIZES
+    loops = native.loops_for(torch.zeros(1, device=args.device))                  # builds on first use
+    command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + \
+        (f" --threads {args.threads}" if args.threads else "") + \
+        (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
+        (f" --device {args.device}" if args.device != "cpu" else "")
+    try:
+        import keras
+        keras_version = f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
+    except ImportError:
+        keras_version = "Keras not installed"
+    header = [f"    {command}", "",
+              f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} intra-op thread(s), "
+              f"BPTT step loops: {'native C++' if loops is not None else 'torch ops'}, {keras_version}, "
+              f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
+              f"Ratios are medians over {args.rounds} interleaved rounds of time / time of the torch.nn fused "
+              "standard layer of the same kind and size in the same round; forward + backward of "
+              "`y.sum()` in training mode; loop = the same rnnkit layer inside `kernels.force_loop()`."]
+    print("\n".join(header), flush=True)
+    lines = ["## Speed", "", *header, ""]
+    for size in sizes:
+        table = size_table(size, bench_size(size, configs, args.rounds, args.device))
+        print("\n".join(table), flush=True)
+        lines += table
+    lines += [streaming_line(bench_streaming(max(args.rounds, 5), args.device)), ""]
+    print(lines[-2], flush=True)
+    if not args.quick:
+        write_section("\n".join(lines))
+        print(f"wrote the Speed section of {BENCHMARKS_MD}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,21 @@
+"""Fast whole-sequence paths: torch's fused kernels where they apply, hand-derived BPTT kernels where not.
+
+``choose_path(cells, ...)`` picks one of three paths for a layer (see :mod:`.dispatch`):
+
+* ``run_fused``: standard configurations through ``torch.lstm/gru/rnn_tanh/rnn_relu`` (oneDNN on
+  CPU, cuDNN on GPU), lengths packed internally, inter-layer dropout included;
+* ``run_cell``: variants (peepholes, layer norm, coupled / no forget gate, other activations,
+  GRU ``reset_after=False``, recurrent dropout, zoneout) through ``torch.autograd.Function``
+  kernels with the hand-derived BPTT (:mod:`.lstm`, :mod:`.gru`, :mod:`.simple`);
+* otherwise the per-step autograd loop of ``rnnkit.recurrent.loop`` (user cells, callables).
+
+The kernels are device-agnostic (dtype and device follow the inputs) and once-differentiable:
+double backward raises :class:`DoubleBackwardError`; use ``force_loop()`` for it.
+"""
+from .common import DoubleBackwardError
+from .dispatch import BPTT, FUSED, LOOP, Path, bptt_reason, choose_path, force_loop
+from .fused import run_fused
+from .sequence import run_cell
+
+__all__ = ["BPTT", "FUSED", "LOOP", "DoubleBackwardError", "Path", "bptt_reason", "choose_path", "force_loop",
+           "run_cell", "run_fused"]
