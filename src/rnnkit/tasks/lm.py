@@ -1,0 +1,178 @@
+r"""The recurrent language model (char-rnn): embedding, a SimpleRNN/LSTM/GRU stack, output layer V.
+
+For a token stream ``w_1 .. w_N`` it models ``p(w_{t+1} | w_1 .. w_t)``::
+
+    e_t = E[w_t]                                   embedding           (B, T, E)
+    h_t = RNN(dropout(e_t), h_{t-1})               L stacked layers    (B, T, R)
+    o_t = dropout(h_t) V^T + c                     output layer        (B, T, K)
+    p(w_{t+1} = k | w_{<=t}) = softmax(o_t)_k
+
+and is trained on the mean cross-entropy ``-1/N Σ_t log p(w_{t+1})`` in nats per token. With
+``tie_weights`` the output layer reuses the embedding matrix, ``V = E`` (Press & Wolf 2017),
+which needs ``embed_size == R`` (R = ``proj_size`` or ``hidden_size``).
+"""
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ..nn import LossOutput
+from ..recurrent import GRU, LSTM, SimpleRNN
+
+CELLS = {"srn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+
+
+@dataclass(frozen=True)
+class LanguageModelConfig:
+    """Everything needed to rebuild a :class:`LanguageModel`; saved with its checkpoints.
+
+    Attributes:
+        vocab_size: K, the number of token ids.
+        cell: ``"srn"`` (Elman), ``"lstm"`` or ``"gru"``.
+        embed_size: E.  hidden_size: H.  layers: L stacked recurrent layers.
+        dropout: on the embeddings, between layers and before the output layer (training only).
+        tie_weights: share the embedding matrix with the output layer (needs E == R).
+        recurrent_dropout / zoneout: the recurrent layers' regularisers (see ``rnnkit.LSTM``).
+        cell_options: more cell options (``forget_bias``, ``layer_norm``, ``proj_size``, ...).
+    """
+
+    vocab_size: int
+    cell: str = "lstm"
+    embed_size: int = 128
+    hidden_size: int = 256
+    layers: int = 2
+    dropout: float = 0.0
+    tie_weights: bool = False
+    recurrent_dropout: float = 0.0
+    zoneout: float = 0.0
+    cell_options: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self):
+        for name in ("vocab_size", "embed_size", "hidden_size", "layers"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
+        if self.cell not in CELLS:
+            raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
+        if not 0.0 <= self.dropout < 1.0:
+            raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout!r}")
+        if not isinstance(self.cell_options, dict):
+            raise ValueError(f"cell_options: expected a dict, got {type(self.cell_options).__name__}")
+        output_size = self.cell_options.get("proj_size") or self.hidden_size
+        if self.tie_weights and self.embed_size != output_size:
+            raise ValueError(f"tie_weights: the output layer V must have the embedding's shape, so embed_size "
+                             f"must equal the recurrent output size {output_size}; got embed_size={self.embed_size}")
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "LanguageModelConfig":
+        """The inverse of ``dataclasses.asdict``; ValueError for unknown or missing fields."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - names)
+        if unknown:
+            raise ValueError(f"config: unknown LanguageModelConfig fields {unknown}")
+        return cls(**data)
+
+
+class LanguageModel(nn.Module):
+    """Embedding + recurrent stack + output layer V (see the module docstring for the equations).
+
+    Arguments:
+        config: a :class:`LanguageModelConfig`.
+
+    Parameters: ``embedding.weight (K, E)``, the recurrent layer's (torch.nn names under ``rnn.``),
+    ``output_weight (K, R)`` (absent when tied: the embedding is used) and ``output_bias (K)``.
+    """
+
+    def __init__(self, config: LanguageModelConfig):
+        super().__init__()
+        self.config = config
+        self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
+        self.rnn = CELLS[config.cell](config.embed_size, config.hidden_size, num_layers=config.layers,
+                                      dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
+                                      zoneout=config.zoneout, **config.cell_options)
+        output_size = self.rnn.output_size
+        self.output_weight = None if config.tie_weights else nn.Parameter(torch.empty(config.vocab_size, output_size))
+        self.output_bias = nn.Parameter(torch.zeros(config.vocab_size))
+        self.dropout = nn.Dropout(config.dropout)
+        nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
+        if self.output_weight is not None:
+            nn.init.uniform_(self.output_weight, -0.1, 0.1)
+
+    @property
+    def decoder_weight(self) -> torch.Tensor:
+        """V ``(K, R)``: the output layer's weight (the embedding matrix when tied)."""
+        return self.embedding.weight if self.output_weight is None else self.output_weight
+
+    def forward(self, x: torch.Tensor, state: Any = None) -> tuple[torch.Tensor, Any]:
+        """Next-token logits for every position.
+
+        Arguments:
+            x: ``(B, T)`` token ids in ``[0, K)``.
+            state: the recurrent state to start from (``(L, B, H)``, LSTM ``LSTMState``); None is zeros.
+        Returns:
+            ``(logits (B, T, K), final_state)``; feed ``final_state`` back to continue the streams.
+        """
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
+            got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x: expected a LongTensor of token ids (B, T), got {got}")
+        embedded = self.dropout(self.embedding(x))                                 # (B, T, E)
+        hidden, state = self.rnn(embedded, state)                                  # (B, T, R)
+        logits = F.linear(self.dropout(hidden), self.decoder_weight, self.output_bias)  # (B, T, K)
+        return logits, state
+
+    def loss(self, batch: Any, state: Any = None) -> LossOutput:
+        """Mean cross-entropy in nats per target token of a stream batch.
+
+        Arguments:
+            batch: has ``x (B, T)`` inputs and ``y (B, T)`` next-token targets; optionally
+                ``loss_from`` (the loss covers ``y[:, loss_from:]``) and ``state_at`` (the state
+                to carry is the one after ``x[:, :state_at]``), as :class:`~rnnkit.data.streams.Batch`.
+            state: the state carried from the previous chunk of the same streams, or None.
+        Returns:
+            ``LossOutput(loss, count, state)`` with ``count`` target tokens.
+        """
+        x, y = batch.x, batch.y
+        loss_from = getattr(batch, "loss_from", 0)
+        state_at = getattr(batch, "state_at", None)
+        state_at = x.shape[1] if state_at is None else state_at
+        if 0 < state_at < x.shape[1]:
+            head, carry = self(x[:, :state_at], state)                            # (B, state_at, K)
+            tail, _ = self(x[:, state_at:], carry)                                 # (B, T - state_at, K)
+            logits = torch.cat([head, tail], dim=1)                                # (B, T, K)
+        else:
+            logits, final = self(x, state)                                         # (B, T, K)
+            carry = state if state_at == 0 else final                              # 0: the next window restarts here
+        targets = y[:, loss_from:]                                                 # (B, T')
+        nll = F.cross_entropy(logits[:, loss_from:].reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        return LossOutput(loss=nll, count=targets.numel(), state=carry)
+
+    @classmethod
+    def from_checkpoint(cls, checkpoint: Any, device: str | torch.device = "cpu") -> "LanguageModel":
+        """Rebuilds a model the Trainer saved (safetensors + JSON; nothing is unpickled), in eval mode.
+
+        Arguments:
+            checkpoint: a run directory, a checkpoint directory, or a loaded
+                :class:`rnnkit.train.Checkpoint` (e.g. to read its metadata too).
+            device: where to put the model.
+        """
+        from ..train.checkpoint import Checkpoint, load_checkpoint
+
+        if not isinstance(checkpoint, Checkpoint):
+            checkpoint = load_checkpoint(checkpoint)
+        expected = f"{cls.__module__}.{cls.__qualname__}"
+        if checkpoint.model_class != expected or checkpoint.config is None:
+            raise ValueError(f"checkpoint: {checkpoint.path} holds a {checkpoint.model_class}, expected a {expected}")
+        model = cls(LanguageModelConfig.from_dict(checkpoint.config))
+        model.load_state_dict(checkpoint.weights)
+        return model.to(device).eval()
+
+
+def perplexity_metrics(nats: float) -> dict[str, float]:
+    """From a mean cross-entropy in nats per token: ``{"nats", "bits" (= nats / ln 2), "perplexity" (= e^nats)}``."""
+    return {"nats": nats, "bits": nats / math.log(2), "perplexity": math.exp(min(nats, 700.0))}

@@ -1,0 +1,111 @@
+"""``rnnkit train tagger|classifier|forecaster``, ``tag``, ``classify``, ``forecast`` end to end on small slices."""
+import io
+import json
+import re
+
+import pytest
+import torch
+
+from rnnkit.cli.main import main
+
+TINY = ["--epochs", "1", "--embed-size", "8", "--hidden-size", "8", "--quiet"]
+
+
+@pytest.fixture(autouse=True)
+def _one_thread():
+    """One intra-op thread: on a loaded 2-core machine more threads only contend."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def segmenter(tmp_path_factory):
+    run_dir = tmp_path_factory.mktemp("seg")
+    assert main(["train", "tagger", "--corpus", "pd98-seg", "--run-dir", str(run_dir), "--limit", "12",
+                 "--bigram-embed-size", "4", *TINY]) == 0
+    return run_dir
+
+
+def test_train_tagger_scores_the_test_split(segmenter, capsys):
+    scores = json.loads((segmenter / "test_scores.json").read_text(encoding="utf-8"))
+    assert scores["corpus"] == "pd98-seg" and scores["sentences"] == 12
+    assert 0.0 <= scores["f1"] <= 1.0 and scores["words"] > 100
+    assert (segmenter / "best").is_dir() and (segmenter / "log.csv").is_file()
+
+
+def test_tag_prints_words_covering_the_text(segmenter, capsys, monkeypatch):
+    assert main(["tag", str(segmenter), "迈向充满希望的新世纪", "中共中央总书记"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.replace(" ", "") for line in lines] == ["迈向充满希望的新世纪", "中共中央总书记"]
+    monkeypatch.setattr("sys.stdin", io.StringIO("我爱北京\n\n天安门\n"))
+    assert main(["tag", str(segmenter)]) == 0
+    assert [line.replace(" ", "") for line in capsys.readouterr().out.splitlines()] == ["我爱北京", "", "天安门"]
+
+
+def test_tagger_on_a_user_conll_file_prints_entities(tmp_path, capsys):
+    sentences = [f"{name} B-PER\nvisited O\n{city} B-LOC\n{second} I-LOC\n"
+                 for name, city, second in [("Anna", "New", "York"), ("Li", "San", "Jose"), ("Bo", "Hong", "Kong")] * 4]
+    conll = tmp_path / "ner.conll"
+    conll.write_text("\n".join(sentences), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    assert main(["train", "tagger", "--corpus", str(conll), "--run-dir", str(run_dir), *TINY,
+                 "--epochs", "3", "--lr", "0.05"]) == 0
+    assert "entities" in capsys.readouterr().out
+    assert main(["tag", str(run_dir), "Anna visited San Jose"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert re.fullmatch(r"((\S+( \S+)*)/(PER|LOC)( |$))*", out), out
+
+
+def test_classifier_train_and_classify(tmp_path, capsys, monkeypatch):
+    run_dir = tmp_path / "run"
+    assert main(["train", "classifier", "--corpus", "reviews-zh", "--run-dir", str(run_dir), "--limit", "24",
+                 "--max-len", "30", "--bigram-embed-size", "4", "--pooling", "attention", *TINY]) == 0
+    out = capsys.readouterr().out
+    assert re.search(r"test: accuracy 0\.\d{4}  macro_f1 0\.\d{4}  texts 24", out)
+    assert "(rows: gold, columns: predicted)" in out
+    scores = json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))
+    assert sum(map(sum, scores["confusion"])) == 24 and (run_dir / "confusion.png").stat().st_size > 1000
+    monkeypatch.setattr("sys.stdin", io.StringIO("质量很好\n太差了\n"))
+    assert main(["classify", str(run_dir)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
+    assert [r[2] for r in rows] == ["质量很好", "太差了"] and all(r[0] in ("neg", "pos") for r in rows)
+    assert all(0.5 <= float(r[1]) <= 1.0 for r in rows)
+
+
+def test_forecaster_train_and_forecast(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    assert main(["train", "forecaster", "--series", "sunspots", "--run-dir", str(run_dir), "--epochs", "2",
+                 "--hidden-size", "8", "--horizon", "3", "--quiet"]) == 0
+    out = capsys.readouterr().out
+    assert "test (29 origins x 3 steps):" in out and re.search(r"seasonal naive\s+rmse \d", out)
+    scores = json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))
+    assert scores["naive"]["rmse"] > 0 and (run_dir / "forecast.png").is_file()
+    plot = tmp_path / "ahead.png"
+    assert main(["forecast", str(run_dir), "--steps", "4", "--plot", str(plot)]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0].startswith("# sunspots: 4 values after 2008") and len(lines) == 5
+    assert lines[4].startswith("t+4\t") and plot.is_file()
+
+
+def test_forecaster_on_a_user_csv(tmp_path, capsys):
+    path = tmp_path / "series.csv"
+    path.write_text("t,v\n" + "".join(f"{i},{(i % 7) + 0.1 * i}\n" for i in range(80)), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    assert main(["train", "forecaster", "--series", str(path), "--period", "7", "--run-dir", str(run_dir),
+                 "--epochs", "1", "--hidden-size", "4", "--quiet"]) == 0
+    assert "seasonal naive  rmse" in capsys.readouterr().out
+    assert main(["forecast", str(run_dir), "--steps", "2", "--csv", str(path)]) == 0
+    assert "after row 79" in capsys.readouterr().out
+
+
+def test_errors_name_the_argument(tmp_path, capsys, segmenter):
+    assert main(["tag", str(tmp_path / "nothing"), "文本"]) == 2
+    assert "RUN_DIR: expected the directory of a training run" in capsys.readouterr().err
+    assert main(["classify", str(segmenter), "文本"]) == 2
+    assert "holds a 'tagger' model, expected a classifier" in capsys.readouterr().err
+    assert main(["train", "tagger", "--corpus", "pd99", "--run-dir", str(tmp_path)]) == 2
+    assert "corpus: expected pd98-seg or pd98-ner" in capsys.readouterr().err
+    assert main(["train", "forecaster", "--series", "co2", "--run-dir", str(tmp_path), "--input-len", "6"]) == 2
+    assert "--input-len: expected at least the seasonal period 12" in capsys.readouterr().err
