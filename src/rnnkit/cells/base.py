@@ -129,7 +129,10 @@ class RecurrentCell(nn.Module):
 
     def check_state(self, state: Any, batch: int, name: str = "state") -> None:
         """Raises ValueError unless ``state`` has this cell's structure and shapes for ``batch`` rows."""
-        expected = self.init_state(batch, device="meta")
+        cached = self.__dict__.get("_state_template")                # (batch, meta-device zero state)
+        if cached is None or cached[0] != batch:
+            cached = self.__dict__["_state_template"] = (batch, self.init_state(batch, device="meta"))
+        expected = cached[1]
         if isinstance(expected, torch.Tensor) != isinstance(state, torch.Tensor) or (
                 not isinstance(state, torch.Tensor) and len(state) != len(expected)):
             raise ValueError(f"{name}: expected {_describe(expected)}, got {_describe(state)}")
@@ -145,6 +148,10 @@ class RecurrentCell(nn.Module):
             state = self.init_state(batch, device=x_t.device, dtype=x_t.dtype)
         else:
             self.check_state(state, batch)
+        return self.step_input(x_t, state, recurrent_mask)
+
+    def step_input(self, x_t: torch.Tensor, state: Any, recurrent_mask: torch.Tensor | None = None):
+        """One step from the raw input ``x_t (B, I)`` and a validated state: ``step(project_input(x_t), state)``."""
         return self.step(self.project_input(x_t), state, recurrent_mask)
 
     def _zeros(self, batch_size: int, size: int, device, dtype) -> torch.Tensor:

@@ -74,11 +74,20 @@ class LSTMCell(RecurrentCell):
         self.ln_cell_weight = nn.Parameter(torch.empty(H)) if layer_norm else None
         self.ln_cell_bias = nn.Parameter(torch.empty(H)) if layer_norm else None
         self.weight_hr = nn.Parameter(torch.empty(proj_size, H)) if proj_size else None
+        self._standard = (self.has_forget_gate and not (peephole or layer_norm or proj_size or forget_bias)
+                          and self._phi is torch.tanh and self._sigma is torch.sigmoid)
         self.reset_parameters()
 
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> LSTMState:
         return LSTMState(self._zeros(batch_size, self.output_size, device, dtype),
                          self._zeros(batch_size, self.hidden_size, device, dtype))
+
+    def step_input(self, x_t, state, recurrent_mask=None):
+        """As :meth:`RecurrentCell.step_input`; the standard cell (no variant) takes torch's fused ``lstm_cell``."""
+        if not self._standard or recurrent_mask is not None:
+            return super().step_input(x_t, state, recurrent_mask)
+        h, c = torch.lstm_cell(x_t, tuple(state), self.weight_ih, self.weight_hh, self.bias_ih, self.bias_hh)
+        return h, LSTMState(h, c)
 
     def step(self, x_proj, state, recurrent_mask=None):
         h_prev, c_prev = state                                          # (B, R), (B, H)
