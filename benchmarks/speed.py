@@ -5,15 +5,19 @@ forward + backward pass (``y.sum().backward()``, training mode) of:
 
 - ``torch.nn``: the fused standard layer of the same kind and size (torch.nn.LSTM / GRU / RNN), the
   yardstick every ratio divides by;
-- ``rnnkit``: the rnnkit layer with the variant, on whatever path ``layer.fast_path`` names;
+- ``rnnkit``: the rnnkit layer with the variant, on whatever path ``layer.fast_path`` names, with
+  the BPTT kernels' step loops in torch ops (the default) and, as ``native``, in the opt-in C++
+  loops (``RNNKIT_NATIVE=1``, rnnkit/kernels/native.py; built on first use if a compiler is there);
 - ``loop``: the same layer inside ``rnnkit.kernels.force_loop()``, the naive per-step autograd loop
   (``rnnkit.recurrent.loop.run_sequence``);
 - ``keras``: Keras 3 on its torch backend, where installed and where Keras has the variant.
 
 All run interleaved in rounds in one process; a ratio is the median over rounds of
-``time / time of torch.nn in the same round``. Peak memory is the largest amount of tensor memory
-held during one forward + backward (every op's output storage followed until freed on CPU,
-``max_memory_allocated`` on CUDA).
+``time / time of torch.nn measured just before``. Time is this process's CPU time by default
+(``--clock cpu``: on a shared machine it leaves out the time other processes hold the cores; run
+with ``--threads 1``), or wall-clock time (``--clock wall``; always on CUDA). Peak memory is the
+largest amount of tensor memory held during one forward + backward (every op's output storage
+followed until freed on CPU, ``max_memory_allocated`` on CUDA).
 A second table streams one step at a time without gradients (B=1, H=512) through
 ``rnnkit.LSTMCell`` and ``torch.nn.LSTMCell``. Run::
 
@@ -31,7 +35,7 @@ import statistics
 import time
 import weakref
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import Callable, Iterator, NamedTuple
 
 import torch
 from torch.utils._python_dispatch import TorchDispatchMode
@@ -98,22 +102,42 @@ def keras_layer(config: Config, hidden: int, device):
         return getattr(keras.layers, config.kind)(hidden, return_sequences=True, **config.keras)
 
 
-def step_fn(layer, x: torch.Tensor, keras_call: bool = False, loop: bool = False) -> Callable[[], None]:
+@contextlib.contextmanager
+def step_loops(native_on: bool) -> Iterator[None]:
+    """Runs the BPTT kernels' step loops in C++ (``native_on``) or in torch ops, as RNNKIT_NATIVE does."""
+    before = os.environ.get(native.ENV)
+    os.environ[native.ENV] = "1" if native_on else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[native.ENV]
+        else:
+            os.environ[native.ENV] = before
+
+
+def step_fn(layer, x: torch.Tensor, keras_call: bool = False, loop: bool = False,
+            native_on: bool = False) -> Callable[[], None]:
     """One forward + backward pass of ``layer`` on ``x``."""
     def run() -> None:
-        with kernels.force_loop() if loop else contextlib.nullcontext():
+        with kernels.force_loop() if loop else contextlib.nullcontext(), step_loops(native_on):
             y = layer(x, training=True) if keras_call else layer(x)[0]
-        y.sum().backward()
+            y.sum().backward()
     return run
 
 
-def timed(fn: Callable[[], None], device) -> float:
-    sync = torch.cuda.synchronize if torch.device(device).type == "cuda" else (lambda: None)
-    sync()
-    started = time.perf_counter()
+def timed(fn: Callable[[], None], device, clock: str) -> float:
+    """Seconds of ``fn``: this process's CPU time (``clock="cpu"``, CPU only) or wall-clock time."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize()
+        started = time.perf_counter()
+        fn()
+        torch.cuda.synchronize()
+        return time.perf_counter() - started
+    now = time.process_time if clock == "cpu" else time.perf_counter
+    started = now()
     fn()
-    sync()
-    return time.perf_counter() - started
+    return now() - started
 
 
 class PeakTracker(TorchDispatchMode):
@@ -157,8 +181,9 @@ def peak_megabytes(fn: Callable[[], None], device) -> float:
     return tracker.peak / 2 ** 20
 
 
-def bench_size(size, configs, rounds: int, device) -> list[dict]:
-    """Times every implementation of every config at one size, interleaved in ``rounds`` rounds."""
+def bench_size(size, configs, rounds: int, device, clock: str, with_native: bool) -> list[dict]:
+    """Times every implementation of every config at one size, interleaved in ``rounds`` rounds: each
+    config's implementations right after a run of the torch.nn layer they are divided by."""
     T, B, I, H = size
     x = torch.randn(B, T, I, device=device, requires_grad=True)
     references = {kind: step_fn(TORCH_LAYERS[kind](I, H, batch_first=True).to(device), x)
@@ -166,28 +191,30 @@ def bench_size(size, configs, rounds: int, device) -> list[dict]:
     rows = []
     for config in configs:
         layer = getattr(rnnkit, config.kind)(I, H, **config.options).to(device).train()
-        fns = {"rnnkit": step_fn(layer, x), "loop": step_fn(layer, x, loop=True)}
+        fns = {"rnnkit": step_fn(layer, x)}
+        if with_native and layer.fast_path.startswith(kernels.BPTT):
+            fns["native"] = step_fn(layer, x, native_on=True)
+        fns["loop"] = step_fn(layer, x, loop=True)
         keras = keras_layer(config, H, device)
         if keras is not None:
             fns["keras"] = step_fn(keras, x, keras_call=True)
         rows.append({"config": config, "path": layer.fast_path, "fns": fns,
                      "ratios": {name: [] for name in fns}, "ms": []})
     for fn in [*references.values(), *(f for row in rows for f in row["fns"].values())]:
-        fn()                                                                     # warm up (and build)
+        fn()                                                                     # warm up
     for _ in range(rounds):
-        reference_ms = {kind: timed(fn, device) for kind, fn in references.items()}
         for row in rows:
-            base = reference_ms[row["config"].kind]
+            base = timed(references[row["config"].kind], device, clock)
             row["ms"].append(base * 1e3)
             for name, fn in row["fns"].items():
-                row["ratios"][name].append(timed(fn, device) / base)
+                row["ratios"][name].append(timed(fn, device, clock) / base)
     for row in rows:
         row["peak"] = {"torch.nn": peak_megabytes(references[row["config"].kind], device)}
         row["peak"].update({name: peak_megabytes(fn, device) for name, fn in row["fns"].items()})
     return rows
 
 
-def bench_streaming(rounds: int, device) -> tuple[float, float, float]:
+def bench_streaming(rounds: int, device, clock: str) -> tuple[float, float, float]:
     """No-grad streaming, B=1: ``(ms per step torch.nn.LSTMCell, ms per step rnnkit.LSTMCell, ratio)``."""
     size = STREAM_SIZE
     theirs = torch.nn.LSTMCell(size, size).to(device)
@@ -209,7 +236,7 @@ def bench_streaming(rounds: int, device) -> tuple[float, float, float]:
     with torch.no_grad():
         run_theirs(), run_ours()
         for _ in range(rounds):
-            a, b = timed(run_theirs, device), timed(run_ours, device)
+            a, b = timed(run_theirs, device, clock), timed(run_ours, device, clock)
             ms_theirs.append(a * 1e3 / STREAM_STEPS)
             ms_ours.append(b * 1e3 / STREAM_STEPS)
             ratios.append(b / a)
@@ -220,15 +247,17 @@ def size_table(size, rows) -> list[str]:
     """The markdown table of one size."""
     T, B, I, H = size
     lines = [f"**T={T}, B={B}, I={I}, H={H}**", "",
-             "| layer | rnnkit path | torch.nn ms | rnnkit / fused | loop / fused | keras / fused "
-             "| peak MiB fused / rnnkit / loop |",
-             "|---|---|---|---|---|---|---|"]
+             "| layer | rnnkit path | torch.nn ms | rnnkit / fused | native / fused | loop / fused | keras / fused "
+             "| peak MiB fused / rnnkit / native / loop |",
+             "|---|---|---|---|---|---|---|---|"]
     for row in rows:
         ratio = {name: f"{statistics.median(v):.2f}" for name, v in row["ratios"].items()}
         peak = row["peak"]
         lines.append(f"| {row['config'].name} | {row['path']} | {statistics.median(row['ms']):.1f} "
-                     f"| **{ratio['rnnkit']}** | {ratio['loop']} | {ratio.get('keras', '—')} "
-                     f"| {peak['torch.nn']:.0f} / {peak['rnnkit']:.0f} / {peak['loop']:.0f} |")
+                     f"| **{ratio['rnnkit']}** | {ratio.get('native', '—')} | {ratio['loop']} "
+                     f"| {ratio.get('keras', '—')} "
+                     f"| {peak['torch.nn']:.0f} / {peak['rnnkit']:.0f} / "
+                     f"{'—' if 'native' not in peak else format(peak['native'], '.0f')} / {peak['loop']:.0f} |")
     return lines + [""]
 
 
@@ -257,17 +286,20 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
+    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or wall time")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     configs = [c for c in CONFIGS if c.quick or not args.quick]
     sizes = QUICK_SIZES if args.quick else SIZES
-    loops = native.loops_for(torch.zeros(1, device=args.device))                  # builds on first use
+    with step_loops(True):
+        loops = native.loops_for(torch.zeros(1, device=args.device))              # builds on first use
     command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + \
         (f" --threads {args.threads}" if args.threads else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
-        (f" --device {args.device}" if args.device != "cpu" else "")
+        (f" --device {args.device}" if args.device != "cpu" else "") + \
+        (f" --clock {args.clock}" if args.clock != "cpu" else "")
     try:
         import keras
         keras_version = f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
@@ -275,18 +307,21 @@ def main() -> None:
         keras_version = "Keras not installed"
     header = [f"    {command}", "",
               f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} intra-op thread(s), "
-              f"BPTT step loops: {'native C++' if loops is not None else 'torch ops'}, {keras_version}, "
+              f"native C++ step loops: {'built' if loops is not None else 'not available'}, {keras_version}, "
               f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
-              f"Ratios are medians over {args.rounds} interleaved rounds of time / time of the torch.nn fused "
-              "standard layer of the same kind and size in the same round; forward + backward of "
-              "`y.sum()` in training mode; loop = the same rnnkit layer inside `kernels.force_loop()`."]
+              f"Ratios are medians over {args.rounds} interleaved rounds of {args.clock} time / {args.clock} time of "
+              "the torch.nn fused standard layer of the same kind and size run just before; forward + backward "
+              "of `y.sum()` in training mode. rnnkit = the default (BPTT kernels' step loops in torch ops), "
+              "native = the same with `RNNKIT_NATIVE=1` (C++ step loops; only where a BPTT kernel runs), "
+              "loop = the same rnnkit layer inside `kernels.force_loop()`."]
     print("\n".join(header), flush=True)
     lines = ["## Speed", "", *header, ""]
     for size in sizes:
-        table = size_table(size, bench_size(size, configs, args.rounds, args.device))
+        table = size_table(size, bench_size(size, configs, args.rounds, args.device, args.clock,
+                                            with_native=loops is not None))
         print("\n".join(table), flush=True)
         lines += table
-    lines += [streaming_line(bench_streaming(max(args.rounds, 5), args.device)), ""]
+    lines += [streaming_line(bench_streaming(max(args.rounds, 5), args.device, args.clock)), ""]
     print(lines[-2], flush=True)
     if not args.quick:
         write_section("\n".join(lines))

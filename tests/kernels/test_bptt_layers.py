@@ -92,3 +92,24 @@ def test_no_grad_forward_saves_nothing_and_matches():
     assert y.grad_fn is None
     with kernels.force_loop(), torch.no_grad():
         torch.testing.assert_close(y, layer(x)[0], atol=1e-6, rtol=0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("layer_class,options", [(rnnkit.LSTM, {"layer_norm": True, "proj_size": 96}),
+                                                  (rnnkit.GRU, {"reset_after": False}),
+                                                  (rnnkit.SimpleRNN, {"nonlinearity": "softsign"})],
+                         ids=["lstm", "gru", "srn"])
+def test_products_large_enough_for_onednn_equal_loop(layer_class, options, engine, monkeypatch):
+    """B=32, H=128: the step products and weight gradients go through oneDNN where torch has it."""
+    use_engine(engine, monkeypatch)
+    layer = layer_class(96, 128, **options).eval()
+    x = torch.randn(32, 4, 96, requires_grad=True)
+    template = layer.cells[0].init_state(32)
+    parts = [torch.randn(1, *s.shape, requires_grad=True) for s in state_leaves(template)]
+    state = rnnkit.LSTMState(*parts) if isinstance(template, tuple) else parts[0]
+    lengths = torch.randint(1, 5, (32,))
+    fast = forward_and_grads(layer, x, state, lengths)
+    with kernels.force_loop():
+        looped = forward_and_grads(layer, x, state, lengths)
+    for got, want in zip(fast, looped):
+        torch.testing.assert_close(got, want, atol=1e-5 * (1.0 + want.abs().max().item()), rtol=0)

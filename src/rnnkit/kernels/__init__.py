@@ -9,8 +9,11 @@
   kernels with the hand-derived BPTT (:mod:`.lstm`, :mod:`.gru`, :mod:`.simple`);
 * otherwise the per-step autograd loop of ``rnnkit.recurrent.loop`` (user cells, callables).
 
-The kernels are device-agnostic (dtype and device follow the inputs) and once-differentiable:
-double backward raises :class:`DoubleBackwardError`; use ``force_loop()`` for it.
+The kernels are device-agnostic (dtype and device follow the inputs; on CUDA the fused path is
+cuDNN and the BPTT kernels run their torch-op loops) and once-differentiable: double backward
+raises :class:`DoubleBackwardError`; use ``force_loop()`` for it. On CPU their step loops can run
+in C++ (:mod:`.native`, opt-in with ``RNNKIT_NATIVE=1``) and their products through oneDNN
+(:mod:`.gemm`).
 """
 from .common import DoubleBackwardError
 from .dispatch import BPTT, FUSED, LOOP, Path, bptt_reason, choose_path, force_loop

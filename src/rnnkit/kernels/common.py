@@ -88,17 +88,16 @@ def recurrent_weight_grad(d_pre: torch.Tensor, inputs: torch.Tensor | None, firs
     return gemm.weight_grad(d_pre, inputs if inputs is not None else previous(first, outputs))
 
 
-def recurrent_input_grad(d_pre: torch.Tensor, weight: torch.Tensor, mask: torch.Tensor | None, rows: int,
+def recurrent_input_grad(d_pre: torch.Tensor, back: gemm.StepProduct, mask: torch.Tensor | None, rows: int,
                          base: torch.Tensor | None, out: torch.Tensor) -> torch.Tensor:
     """``out = base + (d_pre W) [* M]``: dL/dh_{t-1} through the product ``h_in W^T``, ``h_in = h_{t-1} M``.
 
-    ``d_pre (b, N)``, ``weight (N, K)``, ``mask (B, K)`` or None, ``base (b, K)`` or None.
+    ``d_pre (b, N)``; ``back`` the product ``d_pre W`` (a StepProduct of ``W^T``); ``mask (B, K)`` or
+    None; ``base (b, K)`` or None.
     """
     if mask is None:
-        if base is None:
-            return torch.mm(d_pre, weight, out=out)
-        return torch.addmm(base, d_pre, weight, out=out)
-    product = d_pre.mm(weight)
+        return back(d_pre, out=out, shift=base)
+    product = back(d_pre)
     if base is None:
         return torch.mul(product, mask[:rows], out=out)
     return torch.addcmul(base, product, mask[:rows], out=out)

@@ -41,6 +41,26 @@ def product(x: torch.Tensor, weight: torch.Tensor, packed: torch.Tensor | None =
                                               [], "")
 
 
+class StepProduct:
+    """``shift + x W^T`` for one weight ``W (N, K)`` used at every step: through oneDNN with the weight
+    packed once per call (see :func:`pack`), else ``torch.addmm``."""
+
+    def __init__(self, weight: torch.Tensor, rows: int):
+        self.weight_t = weight.t()
+        self.packed = pack(weight, rows)
+
+    def __call__(self, x: torch.Tensor, out: torch.Tensor | None = None,
+                 shift: torch.Tensor | None = None) -> torch.Tensor:
+        if self.packed is None:
+            if shift is None:
+                return torch.mm(x, self.weight_t, out=out)
+            return torch.addmm(shift, x, self.weight_t, out=out)
+        y = product(x, self.weight_t.t(), self.packed)
+        if shift is not None:
+            return torch.add(shift, y, out=out)
+        return y if out is None else out.copy_(y)
+
+
 def weight_grad(d_out: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
     """``d_out^T inputs`` for ``d_out (..., N)`` and ``inputs (..., K)`` over all leading axes: ``(N, K)``.
 

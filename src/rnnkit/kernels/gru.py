@@ -116,7 +116,10 @@ def _torch_forward(gi, h0, weight_hh, bias_hh, ln_hh_weight, mask, d_h, spec: GR
     gates, y, h_in_all, z_all, rh_all = buf.gates, buf.y, buf.h_in_all, buf.z_all, buf.rh_all
     gh_all = timeline.buffer(gi, T, B, H3) if spec.reset_after else None
     stats = []
-    w_t = weight_hh.t()
+    if spec.reset_after:
+        hh = gemm.StepProduct(weight_hh, B)                                    # h_in W_hh^T
+    else:
+        hh_rz, hh_n = gemm.StepProduct(weight_hh[:2 * H], B), gemm.StepProduct(weight_hh[2 * H:], B)
     for t, rows in timeline.forward_steps():
         h_prev = h0[:rows] if t == 0 else y[t - 1, :rows]
         h_in = h_prev if mask is None else torch.mul(h_prev, mask[:rows], out=h_in_all[t, :rows])
@@ -124,16 +127,16 @@ def _torch_forward(gi, h0, weight_hh, bias_hh, ln_hh_weight, mask, d_h, spec: GR
         rz, n = S[:, :2 * H], S[:, 2 * H:]
         if spec.reset_after:
             gh = gh_all[t, :rows]
-            _product(h_in, w_t, ln_hh_weight, z_all, t, rows, H, stats, bias_hh, out=gh)
+            _product(h_in, hh, ln_hh_weight, z_all, t, rows, H, stats, bias_hh, out=gh)
             torch.add(gi[t, :rows, :2 * H], gh[:, :2 * H], out=rz)
             sig.into(rz, rz)
             torch.addcmul(gi[t, :rows, 2 * H:], S[:, :H], gh[:, 2 * H:], out=n)       # gi_n + r gh_n
         else:
-            _product(h_in, w_t[:, :2 * H], _rows(ln_hh_weight, 0, 2 * H), _cols(z_all, 0, 2 * H), t, rows,
+            _product(h_in, hh_rz, _rows(ln_hh_weight, 0, 2 * H), _cols(z_all, 0, 2 * H), t, rows,
                      H, stats, gi[t, :rows, :2 * H], out=rz)
             sig.into(rz, rz)
             rh = torch.mul(S[:, :H], h_in, out=rh_all[t, :rows])
-            _product(rh, w_t[:, 2 * H:], _rows(ln_hh_weight, 2 * H, 3 * H), _cols(z_all, 2 * H, 3 * H), t, rows,
+            _product(rh, hh_n, _rows(ln_hh_weight, 2 * H, 3 * H), _cols(z_all, 2 * H, 3 * H), t, rows,
                      H, stats, gi[t, :rows, 2 * H:], out=n)
         phi.into(n, n)
         h_new = torch.lerp(n, h_prev, S[:, H:2 * H], out=y[t, :rows] if d_h is None else None)
@@ -152,7 +155,11 @@ def _torch_backward(saved, stats, weight_hh, bias_hh, ln_hh_weight, mask, d_h, s
     H = weight_hh.shape[1]
     P_hh, P_in, gates, z_all = saved.P_hh, saved.P_in, saved.gates, saved.z_all
     d_gi, d_gh, dz_all, dh = grad.d_gi, grad.d_gh, grad.dz_all, grad.dh
-    w_rz, w_n = weight_hh[:2 * H], weight_hh[2 * H:]
+    B = d_gi.shape[1]
+    if spec.reset_after:
+        back = gemm.StepProduct(weight_hh.t(), B)                              # dgh W_hh
+    else:
+        back_rz, back_n = gemm.StepProduct(weight_hh[:2 * H].t(), B), gemm.StepProduct(weight_hh[2 * H:].t(), B)
     for t, rows, joining in timeline.backward_steps():
         if joining < rows:
             dh[joining:rows] += d_y[t, joining:rows]
@@ -173,7 +180,7 @@ def _torch_backward(saved, stats, weight_hh, bias_hh, ln_hh_weight, mask, d_h, s
             if ln_hh_weight is not None:
                 d_n = layer_norm_backward(d_n * ln_hh_weight[2 * H:], z_all[t, :rows, 2 * H:], H, stats[2 * t + 1])
                 dz_all[t, :rows, 2 * H:] = d_n
-            d_rh = d_n.mm(w_n)                                                # dL/d(r h_in)
+            d_rh = back_n(d_n)                                                # dL/d(r h_in)
             torch.mul(d_rh, P_hh[t, :rows], out=dgi3[:, 0])                   # dgi_r = d(r h_in) σ'(r) h_in
             d_rz = d_gi[t, :rows, :2 * H]
             if ln_hh_weight is not None:
@@ -185,9 +192,9 @@ def _torch_backward(saved, stats, weight_hh, bias_hh, ln_hh_weight, mask, d_h, s
         if carry is not None:
             base += carry
         if spec.reset_after:
-            recurrent_input_grad(d_pre, weight_hh, mask, rows, base, out=dh[:rows])
+            recurrent_input_grad(d_pre, back, mask, rows, base, out=dh[:rows])
         else:
-            d_in = d_rh.mul_(gates[t, :rows, :H]).addmm_(d_rz, w_rz)         # dL/dh_in = d(r h_in) r + dgi_rz W_rz
+            d_in = d_rh.mul_(gates[t, :rows, :H]).add_(back_rz(d_rz))        # dL/dh_in = d(r h_in) r + dgi_rz W_rz
             masked_add(base, d_in, mask, rows, out=dh[:rows])
     if spec.reset_after:
         d_gi[..., :2 * H] = d_gh[..., :2 * H]                                 # gi_rz and gh_rz enter alike
@@ -258,13 +265,11 @@ def _contiguous(tensor):
     return None if tensor is None else tensor.contiguous()
 
 
-def _product(inp, w_t, ln_weight, z_all, t, rows, H, stats, shift, out):
+def _product(inp, product: gemm.StepProduct, ln_weight, z_all, t, rows, H, stats, shift, out):
     """``out = shift + inp W^T`` or, with layer norm, ``shift + LNb(inp W^T) ln_weight`` (keeping z, stats)."""
     if ln_weight is None:
-        if shift is None:
-            return torch.mm(inp, w_t, out=out)
-        return torch.addmm(shift, inp, w_t, out=out)
-    z = torch.mm(inp, w_t, out=z_all[t, :rows])
+        return product(inp, out=out, shift=shift)
+    z = product(inp, out=z_all[t, :rows])
     z_hat, step_stats = layer_norm(z, H)
     stats.append(step_stats)
     if shift is None:

@@ -153,8 +153,8 @@ def _torch_forward(a_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec,
     m_all, h_in_all, z_all = buf.m_all, buf.h_in_all, buf.z_all
     ln_hh_weight, weight_co, ln_cell_weight, weight_hr = w.ln_hh_weight, w.weight_co, w.ln_cell_weight, w.weight_hr
     hh_stats, cell_stats = [], []
-    w_hh_t = w.weight_hh.t()
-    w_hr_t = weight_hr.t() if weight_hr is not None else None
+    hh = gemm.StepProduct(w.weight_hh, B)                                      # h_in W_hh^T
+    hr = gemm.StepProduct(weight_hr, B) if weight_hr is not None else None     # m W_hr^T
     w_if = None
     if w.weight_ci is not None:
         w_if = torch.stack([w.weight_ci, w.weight_cf]) if spec.has_forget else w.weight_ci[None]   # (n_if, H)
@@ -164,9 +164,9 @@ def _torch_forward(a_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec,
         h_in = h_prev if mask is None else torch.mul(h_prev, mask[:rows], out=h_in_all[t, :rows])
         A = gates[t, :rows]                                                   # (b, G*H)
         if ln_hh_weight is None:
-            torch.addmm(a_in[t, :rows], h_in, w_hh_t, out=A)
+            hh(h_in, out=A, shift=a_in[t, :rows])
         else:
-            z = torch.mm(h_in, w_hh_t, out=z_all[t, :rows])
+            z = hh(h_in, out=z_all[t, :rows])
             z_hat, stats = layer_norm(z, H)
             hh_stats.append(stats)
             torch.addcmul(a_in[t, :rows], z_hat, ln_hh_weight, out=A)
@@ -197,7 +197,7 @@ def _torch_forward(a_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec,
             h_new = torch.mul(o, phi_c[t, :rows], out=h_out)
         else:
             m = torch.mul(o, phi_c[t, :rows], out=m_all[t, :rows])
-            h_new = torch.mm(m, w_hr_t, out=h_out)
+            h_new = hr(m, out=h_out)
         if d_h is not None:
             torch.lerp(h_new, h_prev, zoneout_at(d_h, t, rows), out=y[t, :rows])
         if d_c is not None:
@@ -215,8 +215,10 @@ def _torch_backward(saved, stats, w: LSTMWeights, mask, d_h, d_c, timeline: Time
     G = P.shape[2] + 1
     dA, dz_all, dh_new_all, dh, dc = grad.dA, grad.dz_all, grad.dh_new_all, grad.dh, grad.dc
     dcn_all = timeline.buffer(dA, T, B, H) if w.ln_cell_weight is not None else None
-    weight_hh, ln_hh_weight, weight_co, weight_hr = w.weight_hh, w.ln_hh_weight, w.weight_co, w.weight_hr
+    ln_hh_weight, weight_co, weight_hr = w.ln_hh_weight, w.weight_co, w.weight_hr
     ln_cell_weight, ln_cell_bias = w.ln_cell_weight, w.ln_cell_bias
+    hh_back = gemm.StepProduct(w.weight_hh.t(), B)                             # d_pre W_hh
+    hr_back = gemm.StepProduct(weight_hr.t(), B) if weight_hr is not None else None   # dh~ W_hr
     for t, rows, joining in timeline.backward_steps():
         if joining < rows:
             dh[joining:rows] += d_y[t, joining:rows]                          # the output of a row's last step
@@ -229,7 +231,7 @@ def _torch_backward(saved, stats, w: LSTMWeights, mask, d_h, d_c, timeline: Time
         dm = dh_t
         if weight_hr is not None:
             dh_new_all[t, :rows] = dh_t
-            dm = dh_t.mm(weight_hr)                                           # dL/dm = dh~ W_hr
+            dm = hr_back(dh_t)                                                # dL/dm = dh~ W_hr
         dA3 = dA[t, :rows].view(rows, G, H)
         dA_o = torch.mul(dm, Q[t, :rows], out=dA3[:, G - 1])                 # dL/dA_o = dm σ'(o) φ(cn)
         if ln_cell_weight is None:
@@ -252,7 +254,7 @@ def _torch_backward(saved, stats, w: LSTMWeights, mask, d_h, d_c, timeline: Time
         base = d_y[t - 1, :rows] if t > 0 else None                          # dh_{t-1} = dy_{t-1} + ...
         if carry_h is not None:
             base = carry_h if base is None else base + carry_h
-        recurrent_input_grad(d_pre, weight_hh, mask, rows, base, out=dh[:rows])
+        recurrent_input_grad(d_pre, hh_back, mask, rows, base, out=dh[:rows])
     vector = {}
     dA4 = dA.view(T, B, G, H)
     if ln_hh_weight is not None:

@@ -1,14 +1,14 @@
-"""Optional C++ step loops for the BPTT kernels on CPU, compiled on first use.
+"""Optional C++ step loops for the BPTT kernels on CPU (opt-in: ``RNNKIT_NATIVE=1``).
 
 The kernels' per-step work (one GEMM and a few pointwise passes per step) costs more in
-per-operation overhead than in arithmetic at the sizes RNNs run at. ``native_loops.cpp`` runs
-the same loops with one BLAS call per product and one vectorised pass over the pointwise math.
-It is opt-in: with ``RNNKIT_NATIVE=1`` it is built with ``torch.utils.cpp_extension.load_inline``
-the first time a CPU float32/float64 kernel runs (about a minute, once per source version; cached
-in torch's extension directory, ``TORCH_EXTENSIONS_DIR``). By default, where it cannot be built
-(no compiler, no ninja, a BLAS without ``sgemm_``), and on GPU, the kernels run their pure-torch
-loops, which compute the same thing. It stays opt-in until it passes the reference gradient
-checks for every variant: GRU with reset_after=False + layer_norm + a recurrent mask failed them.
+per-operation overhead than in arithmetic at the sizes RNNs run at. ``native_loops.cpp`` runs the
+same loops with one product call per step (oneDNN or BLAS, see :mod:`.gemm`) and vectorised passes
+over the pointwise math, and writes the backward factors while the gates are in registers. With
+``RNNKIT_NATIVE=1`` it is built with ``torch.utils.cpp_extension.load_inline`` the first time a CPU
+float32/float64 kernel runs (about a minute, once per source version; cached in torch's extension
+directory, ``TORCH_EXTENSIONS_DIR``). By default, where it cannot be built (no compiler, no ninja,
+a BLAS without ``sgemm_``), and on GPU, the kernels run their pure-torch loops, which compute the
+same thing. Both loops are checked against the NumPy reference for every variant (tests/kernels).
 """
 from __future__ import annotations
 
@@ -60,7 +60,10 @@ def load(build: bool = True) -> ModuleType | None:
 
 def is_built() -> bool:
     """Whether this source version is already compiled in torch's extension cache."""
-    from torch.utils.cpp_extension import _get_build_directory
+    try:
+        from torch.utils.cpp_extension import _get_build_directory
+    except ImportError:                                  # a torch without the (private) helper: assume not
+        return False
     name = _module_name()
     return (Path(_get_build_directory(name, verbose=False)) / f"{name}.so").exists()
 

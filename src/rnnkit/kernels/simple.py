@@ -69,11 +69,11 @@ class SimpleRNNKernel(torch.autograd.Function):
 def _torch_forward(a_in, h0, weight_hh, mask, d_h, nonlinearity: str, timeline: Timeline, y, h_new_all, h_in_all):
     """The forward step loop in torch ops, filling y (and h_new_all, h_in_all)."""
     f = KERNEL_ACTIVATIONS[nonlinearity]
-    w_t = weight_hh.t()
+    hh = gemm.StepProduct(weight_hh, a_in.shape[1])                            # h_in W_hh^T
     for t, rows in timeline.forward_steps():
         h_prev = h0[:rows] if t == 0 else y[t - 1, :rows]
         h_in = h_prev if mask is None else torch.mul(h_prev, mask[:rows], out=h_in_all[t, :rows])
-        h_new = torch.addmm(a_in[t, :rows], h_in, w_t, out=h_new_all[t, :rows])
+        h_new = hh(h_in, out=h_new_all[t, :rows], shift=a_in[t, :rows])
         f.into(h_new, h_new)
         if d_h is not None:
             torch.lerp(h_new, h_prev, zoneout_at(d_h, t, rows), out=y[t, :rows])
@@ -81,6 +81,7 @@ def _torch_forward(a_in, h0, weight_hh, mask, d_h, nonlinearity: str, timeline: 
 
 def _torch_backward(D, weight_hh, mask, d_h, timeline: Timeline, d_y, dh, dA):
     """The reversed step loop in torch ops, filling dA and leaving dL/dh_0 in dh."""
+    back = gemm.StepProduct(weight_hh.t(), dh.shape[0])                        # dA W_hh
     for t, rows, joining in timeline.backward_steps():
         if joining < rows:
             dh[joining:rows] += d_y[t, joining:rows]
@@ -91,4 +92,4 @@ def _torch_backward(D, weight_hh, mask, d_h, timeline: Timeline, d_y, dh, dA):
         base = d_y[t - 1, :rows] if t > 0 else None
         if carry is not None:
             base = carry if base is None else base + carry
-        recurrent_input_grad(d_pre, weight_hh, mask, rows, base, out=dh[:rows])
+        recurrent_input_grad(d_pre, back, mask, rows, base, out=dh[:rows])

@@ -41,6 +41,9 @@ class RecurrentLayer(nn.Module):
         state: ``(L*D, B, R)``, for LSTM ``LSTMState(h (L*D, B, R), c (L*D, B, H))``; None is zeros.
         outputs: ``(B, T, D*R)``, zero at padded steps. final_state: like ``state``, taken at each
         row's last valid step. Row order of the state is ``layer * D + direction``, as torch.nn.
+
+    ``forward`` runs torch's fused op for the standard configuration, a BPTT kernel for the variants
+    and regularisers, the per-step loop otherwise; ``fast_path`` says which and why (rnnkit.kernels).
     """
 
     cell_class: type[RecurrentCell] = RecurrentCell

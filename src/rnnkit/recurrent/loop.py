@@ -2,6 +2,9 @@
 
     for t in 0..T-1:   y_t, s_t = cell(x_t, s_{t-1})
                        (padded step: s_t = s_{t-1}, y_t = 0)
+
+Built-in cells take the faster whole-sequence paths of ``rnnkit.kernels`` (torch's fused op or a
+BPTT kernel, which compute the same); ``run_sequence`` below stays the always-correct reference.
 """
 from __future__ import annotations
 
@@ -111,7 +114,8 @@ def accepts_recurrent_mask(cell: nn.Module) -> bool:
 
 
 class RNN(nn.Module):
-    """Runs a cell over sequences: the only time loop of rnnkit.
+    """Runs a cell over sequences: the time loop of rnnkit (``fast_path`` says whether a built-in cell
+    runs through torch's fused op, a BPTT kernel or this loop).
 
     Arguments:
         cell: any module ``cell(x_t, state) -> (y_t, new_state)``; built-in cells or user cells.
