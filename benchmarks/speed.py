@@ -49,7 +49,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 SIZES = [(100, 32, 64, 128), (100, 64, 256, 512), (200, 16, 32, 64), (1000, 8, 32, 128)]
 QUICK_SIZES = [(100, 32, 64, 128), (1000, 8, 32, 128)]
-STREAM_STEPS, STREAM_SIZE = 200, 512
+STREAM_STEPS, STREAM_SIZE = 1000, 512
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
@@ -321,7 +321,7 @@ def main() -> None:
                                             with_native=loops is not None))
         print("\n".join(table), flush=True)
         lines += table
-    lines += [streaming_line(bench_streaming(max(args.rounds, 5), args.device, args.clock)), ""]
+    lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
     print(lines[-2], flush=True)
     if not args.quick:
         write_section("\n".join(lines))

@@ -1,6 +1,7 @@
 r"""Whole-sequence GRU with hand-derived BPTT, for every variant of :class:`~rnnkit.GRUCell`.
 
-Forward, per step (gates ``r, z, n``; ``gi_t`` = the input part, all steps in one GEMM outside)::
+Forward, per step (gates ``r, z, n``; ``gi_t`` = the input part: ``x_t W_ih^T`` of all steps in one
+GEMM outside, plus the biases, or with layer_norm ``LNb(x_t W_ih^T) ln_ih + b`` applied here)::
 
     reset_after=True:   gh = h_in W_hh^T + b_hh                       (layer_norm: LNb(h_in W_hh^T) ln_hh + b_hh)
                         r, z = σ(gi_rz + gh_rz);   n = φ(gi_n + r gh_n)

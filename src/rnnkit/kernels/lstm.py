@@ -2,8 +2,9 @@ r"""Whole-sequence LSTM with hand-derived BPTT, for every variant of :class:`~rn
 
 Forward, per step (gates in PyTorch's order ``i, f, g, o``; ``i, g, o`` without a forget gate)::
 
-    A   = a_t + h_in W_hh^T                   a_t = x_t W_ih^T + b_ih + b_hh (+ forget_bias), all t in
-                                              one GEMM outside; layer_norm: LNb(h_in W_hh^T) * ln_hh
+    A   = a_t + h_in W_hh^T                   a_t = x_t W_ih^T + b_ih + b_hh (+ forget_bias), the x W_ih^T
+                                              of all t in one GEMM outside; layer_norm: a_t =
+                                              LNb(x_t W_ih^T) ln_ih + b and LNb(h_in W_hh^T) ln_hh
     i   = σ(A_i [+ w_ci c_{t-1}])    f = σ(A_f [+ w_cf c_{t-1}])  (coupled: f = 1 - i; none: f = 1)
     g   = φ(A_g)
     c~  = f c_{t-1} + i g
@@ -12,8 +13,8 @@ Forward, per step (gates in PyTorch's order ``i, f, g, o``; ``i, g, o`` without 
     h~  = m or m W_hr^T
     h_t = d_h h_{t-1} + (1 - d_h) h~ ,   c_t = d_c c_{t-1} + (1 - d_c) c~     (zoneout; else h~, c~)
 
-with ``h_in = h_{t-1} * M`` under recurrent dropout. After the loop the saved activations are turned
-into the factors of the backward pass (all steps at once)::
+with ``h_in = h_{t-1} * M`` under recurrent dropout. The activations are turned into the factors of
+the backward pass, for all steps at once after the torch loop, or inside the C++ loop::
 
     Q  = σ'(o) φ(cn)        dA_o    = dm Q                                    (dm = dh~ or dh~ W_hr)
     K  = o φ'(cn)           dc~    += dm K              (layer_norm: through LN's backward)

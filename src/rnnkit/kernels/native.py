@@ -1,9 +1,9 @@
 """Optional C++ step loops for the BPTT kernels on CPU (opt-in: ``RNNKIT_NATIVE=1``).
 
 The kernels' per-step work (one GEMM and a few pointwise passes per step) costs more in
-per-operation overhead than in arithmetic at the sizes RNNs run at. ``native_loops.cpp`` runs the
-same loops with one product call per step (oneDNN or BLAS, see :mod:`.gemm`) and vectorised passes
-over the pointwise math, and writes the backward factors while the gates are in registers. With
+per-operation overhead than in arithmetic at the sizes RNNs run at. The C++ sources in ``csrc/``
+run the same loops with one product call per step (oneDNN or BLAS, see :mod:`.gemm`) and
+vectorised passes over the pointwise math, and writes the backward factors while the gates are in registers. With
 ``RNNKIT_NATIVE=1`` it is built with ``torch.utils.cpp_extension.load_inline`` the first time a CPU
 float32/float64 kernel runs (about a minute, once per source version; cached in torch's extension
 directory, ``TORCH_EXTENSIONS_DIR``). By default, where it cannot be built (no compiler, no ninja,
@@ -25,7 +25,7 @@ from .common import Zoneout
 
 logger = logging.getLogger(__name__)
 
-SOURCE = Path(__file__).with_name("native_loops.cpp")
+SOURCES = Path(__file__).with_name("csrc")              # bindings.cpp includes common.h, lstm.h, gru.h, simple.h
 FUNCTIONS = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "simple_forward", "simple_backward"]
 ACTIVATION_IDS = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4, "softsign": 5}
 ENV = "RNNKIT_NATIVE"
@@ -83,7 +83,7 @@ def _flags() -> list[str]:
 
 
 def _module_name() -> str:
-    key = SOURCE.read_text() + " ".join(_flags()) + torch.__version__
+    key = "".join(path.read_text() for path in sorted(SOURCES.iterdir())) + " ".join(_flags()) + torch.__version__
     return "rnnkit_native_" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
 
@@ -91,8 +91,8 @@ def _build() -> ModuleType | None:
     from torch.utils.cpp_extension import load_inline
     try:
         logger.info("rnnkit: compiling the native BPTT loops (once per version, about a minute)")
-        return load_inline(_module_name(), cpp_sources=SOURCE.read_text(), functions=FUNCTIONS,
-                           extra_cflags=_flags(), verbose=False)
+        return load_inline(_module_name(), cpp_sources=(SOURCES / "bindings.cpp").read_text(), functions=FUNCTIONS,
+                           extra_cflags=_flags(), extra_include_paths=[str(SOURCES)], verbose=False)
     except (OSError, RuntimeError, ImportError) as err:        # no compiler / ninja / BLAS symbol
         logger.warning("rnnkit: native BPTT loops unavailable, using the torch loops (%s)", err)
         return None

@@ -3,8 +3,8 @@
 The contract is :func:`rnnkit.recurrent.loop.run_sequence`'s: batch-first ``x (B, T, I)``,
 ``lengths`` (right padding) or None, the recurrent-dropout mask drawn by the caller, zoneout drawn
 here. Around the kernel, in autograd: the input projection of all steps as one GEMM (with both
-biases, ``forget_bias`` and the input-side layer norm folded in), the sort of the batch by length
-and its inverse.
+biases and ``forget_bias`` folded in; an input-side layer norm is applied inside the kernel), the
+sort of the batch by length and its inverse.
 """
 from __future__ import annotations
 

@@ -1,0 +1,360 @@
+// rnnkit native loops: what the LSTM, GRU and Elman loops share (products, activations, layer norm,
+// zoneout, sums over rows and steps). See bindings.cpp.
+#pragma once
+#include <torch/extension.h>
+#include <ATen/cpu/vec/vec.h>
+
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+using at::Tensor;
+using OptTensor = std::optional<Tensor>;
+
+extern "C" {
+void sgemm_(const char*, const char*, const int*, const int*, const int*, const float*, const float*,
+            const int*, const float*, const int*, const float*, float*, const int*);
+void dgemm_(const char*, const char*, const int*, const int*, const int*, const double*, const double*,
+            const int*, const double*, const int*, const double*, double*, const int*);
+}
+
+namespace rnnkit_native {
+
+constexpr double kEps = 1e-5;  // layer-norm epsilon, as rnnkit.cells.base.LAYER_NORM_EPS
+
+inline void gemm(char ta, char tb, int m, int n, int k, const float* a, int lda, const float* b, int ldb, float beta,
+          float* c, int ldc) {
+  const float one = 1.0f;
+  sgemm_(&ta, &tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+inline void gemm(char ta, char tb, int m, int n, int k, const double* a, int lda, const double* b, int ldb, double beta,
+          double* c, int ldc) {
+  const double one = 1.0;
+  dgemm_(&ta, &tb, &m, &n, &k, &one, a, &lda, b, &ldb, &beta, c, &ldc);
+}
+
+// Row-major products on `rows` rows. C (rows x N) = beta C + A (rows x K) W^T, W (N x K).
+template <typename T>
+void mm_wt(int64_t rows, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T beta, T* C,
+           int64_t ldc) {
+  gemm('T', 'N', N, rows, K, W, ldw, A, lda, beta, C, ldc);
+}
+// C (rows x N) = beta C + A (rows x K) W, W (K x N).
+template <typename T>
+void mm_w(int64_t rows, int64_t N, int64_t K, const T* A, int64_t lda, const T* W, int64_t ldw, T beta, T* C,
+          int64_t ldc) {
+  gemm('N', 'N', N, rows, K, W, ldw, A, lda, beta, C, ldc);
+}
+
+// x (rows x k) W^T through oneDNN: torch's mkldnn::_linear_pointwise with a weight packed by
+// mkldnn::_reorder_linear_weight (kernels/gemm.py decides when; float32 only).
+inline Tensor onednn_linear(const Tensor& x, const Tensor& packed) {
+  static const c10::OperatorHandle op =
+      c10::Dispatcher::singleton().findSchemaOrThrow("mkldnn::_linear_pointwise", "");
+  torch::jit::Stack stack;
+  stack.reserve(6);
+  stack.emplace_back(x);
+  stack.emplace_back(packed);
+  stack.emplace_back(c10::IValue());
+  stack.emplace_back(std::string("none"));
+  stack.emplace_back(c10::impl::GenericList(c10::OptionalType::create(c10::NumberType::get())));
+  stack.emplace_back(std::string(""));
+  op.callBoxed(&stack);
+  return stack[0].toTensor();
+}
+
+// One recurrent product, out (rows x n) = beta out + x (rows x k) op(W): op(W) = W^T for a weight
+// W (n x k), or W itself for W (k x n) (`transposed`, the backward products). With a packed weight
+// (op(W)^T packed as an n x k linear weight) it runs through oneDNN, else through BLAS.
+template <typename T>
+struct Product {
+  const T* w = nullptr;
+  int64_t n = 0, k = 0, ldw = 0;
+  bool transposed = false;
+  const Tensor* packed = nullptr;
+
+  void operator()(int64_t rows, const T* x, int64_t ldx, T beta, T* out, int64_t ldo) const {
+    if (rows == 0) return;
+    if (packed) {
+      const Tensor xt = at::from_blob(const_cast<T*>(x), {rows, k}, {ldx, 1},
+                                      at::TensorOptions().dtype(c10::CppTypeToScalarType<T>::value));
+      const Tensor y = onednn_linear(xt.contiguous(), *packed);         // strided rows: oneDNN's slow path
+      const T* yp = y.data_ptr<T>();
+      for (int64_t b = 0; b < rows; ++b)
+        for (int64_t j = 0; j < n; ++j) out[b * ldo + j] = (beta == T(0) ? T(0) : out[b * ldo + j]) + yp[b * n + j];
+      return;
+    }
+    if (transposed) mm_w(rows, n, k, x, ldx, w, ldw, beta, out, ldo);
+    else mm_wt(rows, n, k, x, ldx, w, ldw, beta, out, ldo);
+  }
+};
+
+template <typename T>
+Product<T> make_product(const T* w, int64_t n, int64_t k, int64_t ldw, bool transposed, const OptTensor& packed) {
+  Product<T> product;
+  product.w = w;
+  product.n = n;
+  product.k = k;
+  product.ldw = ldw;
+  product.transposed = transposed;
+  product.packed = packed.has_value() && packed->defined() ? &*packed : nullptr;
+  return product;
+}
+
+template <typename T>
+using Vec = at::vec::Vectorized<T>;
+
+// Activations by id, in the order of kernels/native.py ACTIVATION_IDS. tanh is computed from one
+// exponential, 1 - 2 / (1 + e^{2x}), a few times faster than SLEEF's tanh; its error is absolute,
+// at most about one unit in the last place of 1 (1.2e-7 in float32, 2.2e-16 in float64).
+template <typename T>
+inline Vec<T> activate(int64_t kind, const Vec<T>& x) {
+  switch (kind) {
+    case 0: return Vec<T>(T(1)) - Vec<T>(T(2)) / (Vec<T>(T(1)) + (x + x).exp());
+    case 1: return (Vec<T>(T(1)) + x.neg().exp()).reciprocal();
+    case 2: return at::vec::minimum(at::vec::maximum(x + Vec<T>(T(3)), Vec<T>(T(0))), Vec<T>(T(6))) / Vec<T>(T(6));
+    case 3: return at::vec::maximum(x, Vec<T>(T(0)));
+    case 4: return x;
+    default: return x / (Vec<T>(T(1)) + x.abs());
+  }
+}
+
+// p[j] = f(p[j]) for j < n.
+template <typename T>
+void activate_inplace(int64_t kind, T* p, int64_t n) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t m = std::min(W, n - j);
+    activate(kind, Vec<T>::loadu(p + j, m)).store(p + j, m);
+  }
+}
+
+// f'(z) from y = f(z), by id (the table of kernels/activations.py).
+template <typename T>
+inline Vec<T> derivative(int64_t kind, const Vec<T>& y) {
+  const Vec<T> one(T(1)), zero(T(0));
+  switch (kind) {
+    case 0: return one - y * y;
+    case 1: return y - y * y;
+    case 2: return y.gt(zero) * y.lt(one) * Vec<T>(T(1) / T(6));
+    case 3: return y.gt(zero);
+    case 4: return one;
+    default: {
+      const Vec<T> a = one - y.abs();
+      return a * a;
+    }
+  }
+}
+
+// Zoneout factors: per element from draws d (T, B, X), or one constant p; `on` false: none.
+template <typename T>
+struct Zoneout {
+  const T* draws;
+  T p;
+  bool on;
+  Zoneout(const OptTensor& d, double p_, bool on_)
+      : draws(d.has_value() ? d->data_ptr<T>() : nullptr), p(T(p_)), on(on_) {}
+  // The factor vector at offset `at` (of draws) for `m` lanes.
+  Vec<T> at(int64_t at, int64_t m) const { return draws ? Vec<T>::loadu(draws + at, m) : Vec<T>(p); }
+};
+
+template <typename T>
+const T* ptr_or_null(const OptTensor& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
+template <typename T>
+T* mut_or_null(const OptTensor& t) { return t.has_value() ? t->data_ptr<T>() : nullptr; }
+
+// Sum of the lanes of v.
+template <typename T>
+inline T lane_sum(const Vec<T>& v) {
+  __at_align__ T lanes[Vec<T>::size()];
+  v.store(lanes);
+  T total = T(0);
+  for (int64_t k = 0; k < Vec<T>::size(); ++k) total += lanes[k];
+  return total;
+}
+
+// sum_j a[j] (b null) or sum_j a[j] b[j], for j < n: vector lanes, then the scalar tail.
+template <typename T>
+inline T dot(const T* a, const T* b, int64_t n) {
+  constexpr int64_t W = Vec<T>::size();
+  Vec<T> acc(T(0));
+  int64_t j = 0;
+  for (; j + W <= n; j += W) acc = acc + (b ? Vec<T>::loadu(a + j) * Vec<T>::loadu(b + j) : Vec<T>::loadu(a + j));
+  T total = lane_sum(acc);
+  for (; j < n; ++j) total += b ? a[j] * b[j] : a[j];
+  return total;
+}
+
+// Sums over rows and steps, such as a parameter vector's gradient: a step's rows are added in T with
+// vector lanes, and the steps' totals in double (flush() after each step).
+template <typename T>
+struct Sums {
+  std::vector<double> total;
+  std::vector<T> step;
+  explicit Sums(int64_t n) : total(n), step(n) {}
+
+  // step[offset + j] += a[j] * c[j] (c null: a[j]) for j < n.
+  void add(const T* a, const T* c, int64_t n, int64_t offset = 0) {
+    constexpr int64_t W = Vec<T>::size();
+    T* s = step.data() + offset;
+    for (int64_t j = 0; j < n; j += W) {
+      const int64_t m = std::min(W, n - j);
+      const Vec<T> v = c ? Vec<T>::loadu(a + j, m) * Vec<T>::loadu(c + j, m) : Vec<T>::loadu(a + j, m);
+      (Vec<T>::loadu(s + j, m) + v).store(s + j, m);
+    }
+  }
+  void flush() {
+    for (size_t j = 0; j < step.size(); ++j) {
+      total[j] += step[j];
+      step[j] = T(0);
+    }
+  }
+  void store(const OptTensor& out) const {
+    if (!out.has_value()) return;
+    T* p = out->data_ptr<T>();
+    for (size_t j = 0; j < total.size(); ++j) p[j] = T(total[j]);
+  }
+};
+
+// Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift (w, shift optional: 1, 0),
+// keeping mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5).
+template <typename T>
+void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t k = 0; k < blocks; ++k) {
+    const T* zk = z + k * H;
+    const T mean = dot<T>(zk, nullptr, H) / T(H);
+    Vec<T> acc(T(0));
+    int64_t j = 0;
+    for (; j + W <= H; j += W) {
+      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(mean);
+      acc = acc + d * d;
+    }
+    T var = lane_sum(acc);
+    for (; j < H; ++j) var += (zk[j] - mean) * (zk[j] - mean);
+    const T rstd = T(1) / std::sqrt(var / T(H) + T(kEps));
+    stats[2 * k] = mean;
+    stats[2 * k + 1] = rstd;
+    for (j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      Vec<T> n = (Vec<T>::loadu(zk + j, m) - Vec<T>(mean)) * Vec<T>(rstd);
+      if (w) n = n * Vec<T>::loadu(w + k * H + j, m);
+      if (shift) n = n + Vec<T>::loadu(shift + k * H + j, m);
+      n.store(out + k * H + j, m);
+    }
+  }
+}
+
+// Backward of layer_norm_row per block given g_raw = dL/d(out): with g = g_raw * w and n = (z - mean) rstd,
+// dz = rstd (g - mean(g) - n mean(g n)) (written, or added when `accumulate`); d_w += g_raw n and
+// d_shift += g_raw when given (at the block's offset).
+template <typename T>
+void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blocks, int64_t H, const T* stats,
+                             T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, T* scratch,
+                             int64_t sums_offset = 0) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t o = k * H;
+    const Vec<T> mean(stats[2 * k]), rstd(stats[2 * k + 1]);
+    T* g = scratch;                                                       // g = g_raw w, then n
+    T* n = scratch + H;
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
+      (w ? gr * Vec<T>::loadu(w + o + j, m) : gr).store(g + j, m);
+      ((Vec<T>::loadu(z + o + j, m) - mean) * rstd).store(n + j, m);
+    }
+    const T mean_g = dot<T>(g, nullptr, H) / T(H), mean_gn = dot<T>(g, n, H) / T(H);
+    if (d_w) d_w->add(g_raw + o, n, H, sums_offset + o);
+    if (d_shift) d_shift->add(g_raw + o, nullptr, H, sums_offset + o);
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      Vec<T> d = rstd * (Vec<T>::loadu(g + j, m) - Vec<T>(mean_g) - Vec<T>::loadu(n + j, m) * Vec<T>(mean_gn));
+      if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
+      d.store(dz + o + j, m);
+    }
+  }
+}
+
+// The input side of every pre-activation at step t: a_in[t] as given, or, with the input-side layer
+// norm, LNb(z_x[t]) ln_ih + bias computed here from z_x = x W_ih^T (and its backward: dz_x[t],
+// with the gradients of ln_ih and the bias summed).
+template <typename T>
+struct InputSide {
+  const T* a_in = nullptr;     // (T, B, N): a_in, or z_x with layer norm
+  const T* ln = nullptr;       // ln_ih_weight (N) or null: no layer norm
+  const T* bias = nullptr;     // (N) or null
+  T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
+  int64_t B = 0, N = 0, H = 0;
+
+  const T* rows(int64_t t, int64_t r, std::vector<T>& scratch) const {
+    const T* src = a_in + t * B * N;
+    if (!ln) return src;
+    for (int64_t b = 0; b < r; ++b)
+      layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats + (t * B + b) * (N / H) * 2);
+    return scratch.data();
+  }
+
+  // dz_x[t] (rows of dzx) from the pre-activation gradients d_pre (rows of width N, stride ld).
+  void backward(int64_t t, int64_t r, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln, Sums<T>& d_bias,
+                T* ln_scratch) const {
+    for (int64_t b = 0; b < r; ++b) {
+      const int64_t row = t * B + b;
+      layer_norm_row_backward(d_pre + b * ld, ln, a_in + row * N, N / H, H, stats + row * (N / H) * 2,
+                              dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr),
+                              ln_scratch);
+    }
+  }
+};
+
+template <typename T>
+InputSide<T> input_side(const Tensor& a_in, const OptTensor& ln, const OptTensor& bias, const OptTensor& stats,
+                        int64_t H) {
+  InputSide<T> side;
+  side.a_in = a_in.data_ptr<T>();
+  side.ln = ptr_or_null<T>(ln);
+  side.bias = ptr_or_null<T>(bias);
+  side.stats = mut_or_null<T>(stats);
+  side.B = a_in.size(1);
+  side.N = a_in.size(2);
+  side.H = H;
+  return side;
+}
+
+// dh[j:r] += dy[t][j:r]: rows whose last valid step is t join the backward pass here.
+template <typename T>
+void join_rows(T* dh, const T* dy_t, int64_t from, int64_t to, int64_t R) {
+  for (int64_t k = from * R; k < to * R; ++k) dh[k] += dy_t[k];
+}
+
+// Zoneout backward on the first r rows of a running gradient g (r x X): returns the part for the
+// cell's new state, (1 - d) g, in `cell_part`, and d g in `carry`.
+template <typename T>
+void zoneout_split(const T* g, const Zoneout<T>& zo, int64_t offset, int64_t n, T* cell_part, T* carry) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t j = 0; j < n; j += W) {
+    const int64_t m = std::min(W, n - j);
+    const Vec<T> gv = Vec<T>::loadu(g + j, m);
+    const Vec<T> c = gv * zo.at(offset + j, m);
+    c.store(carry + j, m);
+    (gv - c).store(cell_part + j, m);
+  }
+}
+
+// dh[:r] = base + (d_pre W) [* mask], base = dy[t-1] (t > 0) + carry (zoneout), or 0; `back` is the
+// product d_pre W (r x K).
+template <typename T>
+void recurrent_input_grad(int64_t r, int64_t K, const T* d_pre, int64_t ld_pre, const Product<T>& back,
+                          const T* mask, const T* dy_prev, const T* carry, T* dh, std::vector<T>& scratch) {
+  const int64_t n = r * K;
+  for (int64_t k = 0; k < n; ++k) dh[k] = (dy_prev ? dy_prev[k] : T(0)) + (carry ? carry[k] : T(0));
+  if (!mask) {
+    back(r, d_pre, ld_pre, T(1), dh, K);
+    return;
+  }
+  scratch.resize(n);
+  back(r, d_pre, ld_pre, T(0), scratch.data(), K);
+  for (int64_t k = 0; k < n; ++k) dh[k] += scratch[k] * mask[k];
+}
+
+}  // namespace rnnkit_native
