@@ -47,6 +47,24 @@ def test_fused_path_equals_the_loop(layer_class, options, stack, padded):
         assert torch.all(fused[0][1, 2:] == 0)                          # zero outputs at padding
 
 
+@pytest.mark.parametrize("layer_class", [rnnkit.LSTM, rnnkit.GRU], ids=["LSTM", "GRU"])
+@pytest.mark.parametrize("num_layers,bidirectional", [(3, False), (2, True)], ids=["3-uni", "2-bi"])
+def test_time_chunks_with_tied_lengths_equal_the_loop(layer_class, num_layers, bidirectional):
+    """On CPU lengths run in time chunks between distinct lengths: ties, a length-1 row, rows in any order."""
+    layer = layer_class(4, 6, num_layers=num_layers, bidirectional=bidirectional)
+    x = torch.randn(9, 7, 4, requires_grad=True)
+    template = layer.cells[0].init_state(9)
+    parts = [torch.randn(len(layer.cells), *s.shape, requires_grad=True) for s in state_leaves(template)]
+    state = rnnkit.LSTMState(*parts) if isinstance(template, tuple) else parts[0]
+    lengths = torch.tensor([7, 1, 7, 3, 3, 5, 2, 6, 3])
+    fused = run_and_grad(layer, x, state, lengths)
+    with kernels.force_loop():
+        looped = run_and_grad(layer, x, state, lengths)
+    for got, want in zip(fused, looped):
+        torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+    assert torch.all(fused[0][1, 1:] == 0) and torch.all(fused[0][3, 3:] == 0)
+
+
 def test_time_major_layout_and_lengths_shorter_than_every_row():
     layer = rnnkit.GRU(4, 6, batch_first=False)
     x = torch.randn(7, 2, 4)                                            # (T, B, I); no row reaches T

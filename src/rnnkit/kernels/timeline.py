@@ -72,3 +72,17 @@ def sort_by_length(lengths: torch.Tensor, time: int) -> tuple[torch.Tensor, torc
     steps = torch.arange(time, device=lengths.device)
     batch_sizes = (sorted_lengths[None, :] > steps[:, None]).sum(1).tolist()    # (T,)
     return order, sorted_lengths, batch_sizes
+
+
+def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
+    """Reverses the first ``lengths[b]`` steps of each row of ``x (B, T, ...)``; padding stays at the end.
+
+    ``out[b, t] = x[b, lengths[b] - 1 - t]`` for ``t < lengths[b]``, else ``x[b, t]``. Its own inverse.
+    """
+    if lengths is None:
+        return x.flip(1)
+    time = torch.arange(x.shape[1], device=x.device)                              # (T,)
+    last = lengths.to(x.device)[:, None] - 1                                      # (B, 1)
+    index = torch.where(time <= last, last - time, time)                          # (B, T)
+    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
+    return x.gather(1, index)

@@ -15,22 +15,9 @@ import torch
 from torch import nn
 
 from .. import _checks, kernels
+from ..kernels.timeline import reverse_padded
 from ..cells.base import RecurrentCell, map_state, state_leaves
 from . import regularization
-
-
-def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tensor:
-    """Reverses the first ``lengths[b]`` steps of each row of ``x (B, T, ...)``; padding stays at the end.
-
-    ``out[b, t] = x[b, lengths[b] - 1 - t]`` for ``t < lengths[b]``, else ``x[b, t]``. Its own inverse.
-    """
-    if lengths is None:
-        return x.flip(1)
-    time = torch.arange(x.shape[1], device=x.device)                              # (T,)
-    last = lengths.to(x.device)[:, None] - 1                                      # (B, 1)
-    index = torch.where(time <= last, last - time, time)                          # (B, T)
-    index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
-    return x.gather(1, index)
 
 
 def valid_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
