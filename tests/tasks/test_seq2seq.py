@@ -158,11 +158,14 @@ def one_thread():
 
 
 def test_learns_to_reverse_sequences(one_thread):
-    """Reversing 2-6 symbols of 8: at least 99% exact match on unseen sequences after 400 steps."""
+    """Reversing 2-6 symbols of 8: at least 99% exact match on unseen sequences after 800 steps.
+
+    (400 steps reach 0.2-1.0 depending on the initialisation; 800 reached 1.0 for each of 5 seeds.)"""
     generator = torch.Generator().manual_seed(0)
     train, test = _reverse_task(4000, generator), _reverse_task(200, generator)
+    torch.manual_seed(0)
     model = Seq2Seq(Seq2SeqConfig(11, 11, embed_size=16, hidden_size=64, attention="bahdanau"))
-    Trainer(model, TrainConfig(lr=5e-3, epochs=10, max_steps=400, progress=False)).fit(PairBatches(train, 32))
+    Trainer(model, TrainConfig(lr=5e-3, epochs=10, max_steps=800, progress=False)).fit(PairBatches(train, 32))
     batch = collate_pairs(test)
     model.eval()
     predicted = model.translate(batch.tokens, batch.lengths).sequences()
