@@ -18,7 +18,10 @@ All run interleaved in rounds in one process; a ratio is the median over rounds 
 with ``--threads 1``), or wall-clock time (``--clock wall``; always on CUDA). Peak memory is the
 largest amount of tensor memory held during one forward + backward (every op's output storage
 followed until freed on CPU, ``max_memory_allocated`` on CUDA).
-A second table streams one step at a time without gradients (B=1, H=512) through
+A second table runs variable-length batches (lengths drawn uniformly from T/2 .. T, right padding):
+``torch.nn`` on ``pack_padded_sequence`` (how torch.nn users pass lengths) against rnnkit's
+``layer(x, lengths=...)``, with torch.nn on the padded batch without lengths as the floor.
+A last line streams one step at a time without gradients (B=1, H=512) through
 ``rnnkit.LSTMCell`` and ``torch.nn.LSTMCell``. Run::
 
     python benchmarks/speed.py --threads 1            # every size; writes BENCHMARKS.md "Speed"
@@ -49,6 +52,8 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 
 SIZES = [(100, 32, 64, 128), (100, 64, 256, 512), (200, 16, 32, 64), (1000, 8, 32, 128)]
 QUICK_SIZES = [(100, 32, 64, 128), (1000, 8, 32, 128)]
+LENGTH_CASES = [("LSTM", 100, 32, 64, 128, False), ("LSTM", 400, 64, 200, 128, True),
+                ("GRU", 100, 32, 64, 128, False), ("GRU", 400, 64, 200, 128, True)]   # kind, T, B, I, H, bidirectional
 STREAM_STEPS, STREAM_SIZE = 1000, 512
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
@@ -214,6 +219,39 @@ def bench_size(size, configs, rounds: int, device, clock: str, with_native: bool
     return rows
 
 
+def bench_lengths(rounds: int, device, clock: str) -> list[str]:
+    """The variable-lengths table: torch.nn packed, torch.nn padded (no lengths) and rnnkit with lengths."""
+    from torch.nn.utils.rnn import pack_padded_sequence
+
+    lines = ["| layer (T, B, I, H) | torch.nn packed ms | torch.nn padded, no lengths ms | rnnkit lengths ms "
+             "| rnnkit / packed | rnnkit / padded |", "|---|---|---|---|---|---|"]
+    for kind, T, B, I, H, bidirectional in LENGTH_CASES:
+        theirs = TORCH_LAYERS[kind](I, H, batch_first=True, bidirectional=bidirectional).to(device)
+        ours = getattr(rnnkit, kind)(I, H, bidirectional=bidirectional).to(device)
+        ours.load_state_dict(theirs.state_dict())
+        x = torch.randn(B, T, I, device=device, requires_grad=True)
+        lengths = torch.randint(T // 2, T + 1, (B,))
+        lengths[0] = T
+
+        def packed() -> None:
+            out, _ = theirs(pack_padded_sequence(x, lengths, batch_first=True, enforce_sorted=False))
+            out.data.sum().backward()
+
+        fns = {"packed": packed, "padded": step_fn(theirs, x),
+               "rnnkit": lambda: ours(x, lengths=lengths.to(device))[0].sum().backward()}
+        times = {name: [] for name in fns}
+        for fn in fns.values():
+            fn()                                                                 # warm up
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                times[name].append(timed(fn, device, clock))
+        ms = {name: statistics.median(v) * 1e3 for name, v in times.items()}
+        lines.append(f"| {'bidirectional ' if bidirectional else ''}{kind} ({T}, {B}, {I}, {H}) | {ms['packed']:.1f} "
+                     f"| {ms['padded']:.1f} | {ms['rnnkit']:.1f} | **{ms['rnnkit'] / ms['packed']:.2f}** "
+                     f"| {ms['rnnkit'] / ms['padded']:.2f} |")
+    return lines
+
+
 def bench_streaming(rounds: int, device, clock: str) -> tuple[float, float, float]:
     """No-grad streaming, B=1: ``(ms per step torch.nn.LSTMCell, ms per step rnnkit.LSTMCell, ratio)``."""
     size = STREAM_SIZE
@@ -287,10 +325,14 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or wall time")
+    parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
     args = parser.parse_args()
     if args.threads:
         torch.set_num_threads(args.threads)
     torch.manual_seed(0)
+    if args.lengths_only:
+        print("\n".join(bench_lengths(args.rounds, args.device, args.clock)))
+        return
     configs = [c for c in CONFIGS if c.quick or not args.quick]
     sizes = QUICK_SIZES if args.quick else SIZES
     with step_loops(True):
@@ -321,6 +363,10 @@ def main() -> None:
                                             with_native=loops is not None))
         print("\n".join(table), flush=True)
         lines += table
+    table = ["**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward)", "",
+             *bench_lengths(args.rounds, args.device, args.clock), ""]
+    print("\n".join(table), flush=True)
+    lines += table
     lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
     print(lines[-2], flush=True)
     if not args.quick:
