@@ -3,7 +3,7 @@
 ``choose_path(cells, ...)`` picks one of three paths for a layer (see :mod:`.dispatch`):
 
 * ``run_fused``: standard configurations through ``torch.lstm/gru/rnn_tanh/rnn_relu`` (oneDNN on
-  CPU, cuDNN on GPU), lengths packed internally, inter-layer dropout included;
+  CPU, cuDNN on GPU), lengths in time chunks on CPU and packed on CUDA, inter-layer dropout included;
 * ``run_cell``: variants (peepholes, layer norm, coupled / no forget gate, other activations,
   GRU ``reset_after=False``, recurrent dropout, zoneout) through ``torch.autograd.Function``
   kernels with the hand-derived BPTT (:mod:`.lstm`, :mod:`.gru`, :mod:`.simple`);
