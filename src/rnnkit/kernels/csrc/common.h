@@ -341,6 +341,22 @@ void zoneout_split(const T* g, const Zoneout<T>& zo, int64_t offset, int64_t n, 
   }
 }
 
+// The start of backward step t (of rows_at.size() steps) on the running gradient dH (B x R): the rows
+// whose last valid step is t join with d_y[t]; returns dL/dh~_t of the rows_at[t] running rows, which
+// is dH itself or, with zoneout, (1 - d) dH in `cell_part` (d dH goes to `carry`); nullptr when no
+// row runs at t.
+template <typename T>
+const T* begin_backward_step(int64_t t, const std::vector<int64_t>& rows_at, const T* DY, int64_t B, int64_t R,
+                             T* dH, const Zoneout<T>& zo, T* cell_part, T* carry) {
+  const int64_t r = rows_at[t];
+  const int64_t joining = t + 1 == static_cast<int64_t>(rows_at.size()) ? 0 : rows_at[t + 1];
+  if (joining < r) join_rows(dH, DY + t * B * R, joining, r, R);
+  if (r == 0) return nullptr;
+  if (!zo.on) return dH;
+  zoneout_split(dH, zo, t * B * R, r * R, cell_part, carry);
+  return cell_part;
+}
+
 // dh[:r] = base + (d_pre W) [* mask], base = dy[t-1] (t > 0) + carry (zoneout), or 0; `back` is the
 // product d_pre W (r x K).
 template <typename T>

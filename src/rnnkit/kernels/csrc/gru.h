@@ -129,14 +129,8 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
-    const int64_t joining = t == Tn - 1 ? 0 : rows_at[t + 1];
-    if (joining < r) join_rows(dH, DY + t * B * H, joining, r, H);
-    if (r == 0) continue;
-    const T* dht = dH;
-    if (zh.on) {
-      zoneout_split(dH, zh, t * B * H, r * H, dh_cell.data(), carry.data());
-      dht = dh_cell.data();
-    }
+    const T* dht = begin_backward_step(t, rows_at, DY, B, H, dH, zh, dh_cell.data(), carry.data());   // dL/dh~_t
+    if (dht == nullptr) continue;
     T* dgi = dGI + t * B * H3;
     for (int64_t b = 0; b < r; ++b) {                                     // base = dh~ z + dy_{t-1} + carry
       const int64_t row = t * B + b;

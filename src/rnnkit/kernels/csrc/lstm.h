@@ -130,14 +130,8 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
-    const int64_t joining = t == Tn - 1 ? 0 : rows_at[t + 1];
-    if (joining < r) join_rows(dH, DY + t * B * R, joining, r, R);
-    if (r == 0) continue;
-    const T* dht = dH;                                                    // dL/dh~_t
-    if (zh.on) {
-      zoneout_split(dH, zh, t * B * R, r * R, dh_cell.data(), carry_h.data());
-      dht = dh_cell.data();
-    }
+    const T* dht = begin_backward_step(t, rows_at, DY, B, R, dH, zh, dh_cell.data(), carry_h.data());   // dL/dh~_t
+    if (dht == nullptr) continue;
     if (zc.on) zoneout_split(dC, zc, t * B * H, r * H, dC, carry_c.data());   // dC <- dL/dc~
     const T* dm = dht;
     if (p.w_hr) {

@@ -41,14 +41,8 @@ void simple_backward_impl(const Tensor& D, const Product<T>& hh, const T* M, con
   std::vector<T> dh_cell(B * H), carry(B * H), scratch;
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
-    const int64_t joining = t == Tn - 1 ? 0 : rows_at[t + 1];
-    if (joining < r) join_rows(dH, DY + t * B * H, joining, r, H);
-    if (r == 0) continue;
-    const T* dht = dH;
-    if (zh.on) {
-      zoneout_split(dH, zh, t * B * H, r * H, dh_cell.data(), carry.data());
-      dht = dh_cell.data();
-    }
+    const T* dht = begin_backward_step(t, rows_at, DY, B, H, dH, zh, dh_cell.data(), carry.data());   // dL/dh~_t
+    if (dht == nullptr) continue;
     T* da = dAp + t * B * H;
     for (int64_t k = 0; k < r * H; ++k) da[k] = dht[k] * Dp[t * B * H + k];    // dA = dh~ f'(A)
     recurrent_input_grad(r, H, da, H, hh, M, t > 0 ? DY + (t - 1) * B * H : nullptr,
