@@ -13,7 +13,9 @@ Not a test: run it by hand with a budget, e.g.::
 
     python benchmarks/translation.py --cpu-minutes 40 --no-attention-cpu-minutes 20 --out-dir runs/translation
 
-and copy the printed table into BENCHMARKS.md (section "Translation").
+and copy the printed table into BENCHMARKS.md (section "Translation"). The learning curves (validation
+BLEU against training CPU minutes) go to ``benchmarks/results/translation_curve.png``;
+``--report-only`` prints the table and redraws the plot from ``OUT_DIR/results.json``.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ from rnnkit.tasks.translation import Translator, translation_scores
 from rnnkit.train import Callback, TrainConfig, Trainer
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tatoeba-cmn" / "cmn.txt"
+CURVE_PNG = Path(__file__).resolve().parent / "results" / "translation_curve.png"
 
 
 class Clock:
@@ -135,8 +138,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--only", choices=["attention", "none"], help="train one variant only")
     parser.add_argument("--out-dir", default="runs/translation")
+    parser.add_argument("--report-only", action="store_true", help="print the table of OUT_DIR/results.json, redraw the plot")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    if args.report_only:
+        report(json.loads((Path(args.out_dir) / "results.json").read_text(encoding="utf-8")), args.threads)
+        return
 
     pairs = read_pairs(args.data, src_col=1, tgt_col=0)
     train_pairs, val_pairs, test_pairs = split_items(pairs, seed=0, dev=0.05, test=0.05)
@@ -152,7 +159,31 @@ def main() -> None:
     out = Path(args.out_dir)
     out.mkdir(parents=True, exist_ok=True)
     (out / "results.json").write_text(json.dumps(results, ensure_ascii=False, indent=1), encoding="utf-8")
-    print(f"\n{platform.processor() or platform.machine()}, torch {torch.__version__}, {args.threads} thread(s)")
+    report(results, args.threads)
+
+
+def plot_curve(results: list[dict], path: Path) -> None:
+    """Validation BLEU (greedy) after each epoch against the training CPU minutes, one line a model."""
+    from matplotlib.figure import Figure
+
+    figure = Figure(figsize=(6.5, 4.0), layout="constrained")
+    axes = figure.add_subplot()
+    for r in results:
+        axes.plot([p["cpu_minutes"] for p in r["curve"]], [p["val_bleu"] for p in r["curve"]], marker=".",
+                  label=f"{r['name']} (test BLEU beam 5: {r['beam5']['bleu']:.1f})")
+    axes.set_xlabel("training CPU minutes (1 thread)")
+    axes.set_ylabel("validation BLEU, greedy")
+    axes.set_title("Tatoeba zh→en, GRU encoder-decoder")
+    axes.grid(True, alpha=0.3)
+    axes.legend(fontsize="small")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(path, dpi=80)
+
+
+def report(results: list[dict], threads: int) -> None:
+    """Prints the table and the curves, and draws the curve plot."""
+    plot_curve(results, CURVE_PNG)
+    print(f"\n{platform.processor() or platform.machine()}, torch {torch.__version__}, {threads} thread(s)")
     print("| model | epochs (steps) | train CPU min | train wall min | test BLEU greedy | test BLEU beam 5 "
           "| chrF greedy | chrF beam 5 | decode s greedy / beam 5 |")
     print("|---|---|---|---|---|---|---|---|---|")
