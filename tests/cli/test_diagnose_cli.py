@@ -2,6 +2,7 @@
 import pytest
 
 from rnnkit.cli.main import main
+from rnnkit.data import poems
 
 PNG = b"\x89PNG\r\n\x1a\n"
 
@@ -35,6 +36,27 @@ def test_trained_run_is_diagnosed_in_its_directory(capsys, tmp_path):
     assert "  layer 1 W_hf " in out and out.count("verdict: ") == 1
     for name in ("summary.txt", "gradient_by_lag.png", "gradient_heatmap_layer0.png", "gradient_heatmap_layer1.png"):
         assert (run / "diagnostics" / name).is_file()
+
+
+def test_language_model_run_is_diagnosed_on_its_validation_split(capsys, tmp_path):
+    corpus = tmp_path / "poems.txt"
+    corpus.write_text("\n\n".join(poems().documents[:40]), encoding="utf-8")
+    run = tmp_path / "lm"
+    assert main(["train", "lm", "--corpus", str(corpus), "--layers", "2", "--hidden", "12", "--embed", "8",
+                 "--seq-len", "16", "--batch-size", "4", "--max-steps", "2", "--sample-length", "0",
+                 "--run-dir", str(run)]) == 0
+    capsys.readouterr()
+    assert main(["diagnose", str(run), "--length", "20", "--batch-size", "3", "--jacobian-rows", "1"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("language model lstm, H=12 x 2, poems.txt validation windows of 20, step 2\n"
+                          "sequence length T = 20;")
+    lags = [line.split()[1] for line in out.splitlines() if line.startswith("    1 ")]
+    assert lags == ["0", "1", "10", "19"]                                        # layer 1's rows
+    assert out.count("verdict: ") == 1
+    for name in ("summary.txt", "gradient_by_lag.png", "gradient_heatmap_layer0.png", "gradient_heatmap_layer1.png"):
+        assert (run / "diagnostics" / name).is_file()
+    assert main(["diagnose", str(run), "--length", "100000"]) == 2
+    assert "fewer than one window of 100000 + 1" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("argv, message", [

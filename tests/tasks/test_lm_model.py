@@ -29,6 +29,20 @@ def test_shapes_and_stateful_continuation(cell):
     torch.testing.assert_close(torch.cat([head, tail], 1), logits)
 
 
+@pytest.mark.parametrize("tie", [False, True], ids=["untied", "tied"])
+def test_diagnostics_hooks_give_the_per_step_losses_of_loss(tie):
+    """rnn_input / step_losses (rnnkit.diagnostics' hooks) recompute the loss step by step."""
+    torch.manual_seed(0)
+    model = LanguageModel(LanguageModelConfig(vocab_size=11, embed_size=8, hidden_size=8, tie_weights=tie)).eval()
+    batch = type("B", (), {"x": torch.randint(0, 11, (3, 6)), "y": torch.randint(0, 11, (3, 6))})()
+    outputs, _ = model.rnn(model.rnn_input(batch))                             # (B, T, R)
+    per_step = model.step_losses(outputs, batch)
+    assert per_step.shape == (3, 6)
+    torch.testing.assert_close(per_step.mean(), model.loss(batch).loss)
+    logits, _ = model(batch.x)
+    torch.testing.assert_close(per_step[1, 4], F.cross_entropy(logits[1, 4], batch.y[1, 4]))
+
+
 def test_loss_is_cross_entropy_computed_by_hand():
     model = make_model("gru")
     x, y = torch.randint(0, 11, (2, 5)), torch.randint(0, 11, (2, 5))

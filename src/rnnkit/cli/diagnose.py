@@ -1,4 +1,5 @@
-"""``rnnkit diagnose``: the gradient flow of a trained memory-task run, or of an untrained model.
+"""``rnnkit diagnose``: the gradient flow of a trained run (a memory task or a language model), or of an
+untrained model. A language-model run is measured on windows of its corpus' validation split.
 
 Writes ``summary.txt`` (gradient norm at lags 1, 10, 50, ..., Jacobian-product norms, spectral radii,
 the verdict), ``gradient_by_lag.png`` and ``gradient_heatmap.png`` and prints the summary.
@@ -20,19 +21,21 @@ def register(commands, train_commands) -> None:
         description="Measures ‖∂L_t/∂h_k‖ for every k <= t, the Jacobian products through time and the "
                     "spectral radius of the recurrent weights on a batch of the task's test data; writes the plots and "
                     "summary.txt and prints the summary with a verdict (vanishing / exploding / healthy). "
-                    "RUN_DIR is a run of `rnnkit memory --run-dir`; or use --cell CELL --untrained.")
-    parser.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a memory-task run directory")
+                    "RUN_DIR is a run of `rnnkit memory --run-dir` (measured on its task's test data) or of "
+                    "`rnnkit train lm` (on windows of its validation split); or use --cell CELL --untrained.")
+    parser.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a memory-task or language-model run directory")
     parser.add_argument("--untrained", action="store_true", help="diagnose a freshly initialised model")
     parser.add_argument("--cell", choices=tuple(CELLS), help="with --untrained: the cell")
     parser.add_argument("--task", choices=TASKS, default="adding",
                         help="with --untrained: the data (default adding)")
     parser.add_argument("--length", type=int, help=f"with --untrained: the lag / sequence length "
-                                                   f"(default {DEFAULT_LENGTH}; the digits have 64)")
+                                                   f"(default {DEFAULT_LENGTH}; the digits have 64); with a "
+                                                   f"language-model run: the window length (default {DEFAULT_LENGTH})")
     parser.add_argument("--hidden", type=int, default=64, help="with --untrained: hidden units (default 64)")
     parser.add_argument("--layers", type=int, default=1, help="with --untrained: stacked layers")
     parser.add_argument("--forget-bias", type=float, default=1.0, help="with --untrained: the LSTM's forget bias")
     parser.add_argument("--seed", type=int, default=0, help="with --untrained: the initialisation seed")
-    parser.add_argument("--batch-size", type=int, default=32, help="test sequences measured (default 32)")
+    parser.add_argument("--batch-size", type=int, default=32, help="sequences measured (default 32)")
     parser.add_argument("--jacobian-rows", type=int, default=8,
                         help="sequences whose Jacobian products are measured (default 8; 0: skip)")
     parser.add_argument("--out", help="directory for the plots and summary.txt (default RUN_DIR/diagnostics, "
@@ -41,7 +44,7 @@ def register(commands, train_commands) -> None:
 
 
 def _untrained(args: argparse.Namespace):
-    """(model, task data, title, default output directory) for --untrained."""
+    """(model, probe batch, title, default output directory) for --untrained."""
     import torch
 
     from ..data.synthetic import memory_task
@@ -61,33 +64,76 @@ def _untrained(args: argparse.Namespace):
     torch.manual_seed(args.seed)
     model = MemoryModel(config_for(data, args.cell, args.hidden, args.layers, args.forget_bias))
     title = f"untrained {args.cell}, H={args.hidden}, {args.task} lag {data.lag}"
-    return model, data, title, Path(f"diagnose-{args.cell}-{args.task}-{data.lag}")
+    return model, _test_probe(data, args.batch_size), title, Path(f"diagnose-{args.cell}-{args.task}-{data.lag}")
+
+
+def _test_probe(data, batch_size: int):
+    """The first ``batch_size`` sequences of a memory task's test set."""
+    from ..data.synthetic import SequenceBatch
+
+    return SequenceBatch(data.test.x[:batch_size], data.test.y[:batch_size])
 
 
 def _trained(args: argparse.Namespace):
-    """(model, task data, title, default output directory) for RUN_DIR."""
-    from ..data.synthetic import TASKS, memory_task
+    """(model, probe batch, title, default output directory) for RUN_DIR."""
+    from ..data.synthetic import TASKS
+    from ..tasks import LanguageModel
     from ..tasks.memory import MemoryModel
     from ..train import load_checkpoint
     from .main import CommandError
 
-    if args.cell is not None or args.length is not None:
-        raise CommandError("RUN_DIR: --cell and --length describe an untrained model; a run has its own")
+    if args.cell is not None:
+        raise CommandError("RUN_DIR: --cell describes an untrained model; a run has its own")
     checkpoint = load_checkpoint(args.run_dir)
-    expected = f"{MemoryModel.__module__}.{MemoryModel.__qualname__}"
     task = checkpoint.metadata.get("task")
-    if checkpoint.model_class != expected or task not in TASKS:
+    if checkpoint.model_class == _class_name(LanguageModel):
+        return _trained_lm(args, checkpoint)
+    if checkpoint.model_class != _class_name(MemoryModel) or task not in TASKS:
         raise CommandError(f"RUN_DIR: {args.run_dir} holds a {checkpoint.model_class} (task {task!r}); "
-                           "diagnose reads the runs of `rnnkit memory --run-dir`")
+                           "diagnose reads the runs of `rnnkit memory --run-dir` and `rnnkit train lm`")
+    if args.length is not None:
+        raise CommandError("RUN_DIR: --length is the window of a language-model run; a memory run has its own lag")
+    from ..data.synthetic import memory_task
+
     model = MemoryModel.from_checkpoint(args.run_dir)
     data = memory_task(task, checkpoint.metadata.get("lag"), test_size=args.batch_size)
     config = model.config
     title = f"{config.cell}, H={config.hidden_size}, {task} lag {data.lag}, step {checkpoint.step}"
-    return model, data, title, Path(args.run_dir) / "diagnostics"
+    return model, _test_probe(data, args.batch_size), title, Path(args.run_dir) / "diagnostics"
+
+
+def _trained_lm(args: argparse.Namespace, checkpoint):
+    """A language-model run: the first ``--batch-size`` windows of ``--length`` tokens of its validation split."""
+    from ..data.streams import Batch
+    from ..tasks import LanguageModel
+    from .lm import _split, _vocabulary
+    from .main import CommandError
+
+    length = args.length or DEFAULT_LENGTH
+    if length < 2:
+        raise CommandError(f"--length: expected at least 2 steps, got {length}")
+    if "corpus" not in checkpoint.metadata:
+        raise CommandError(f"{args.run_dir}: the run does not record its corpus")
+    model = LanguageModel.from_checkpoint(checkpoint)
+    corpus = checkpoint.metadata["corpus"]
+    ids = _vocabulary(checkpoint).encode(_split(corpus)[1])                    # (N,)
+    rows = min(args.batch_size, (ids.numel() - 1) // length)
+    if rows < 1:
+        raise CommandError(f"--length: the validation split of {corpus['name']} holds {ids.numel()} tokens, "
+                           f"fewer than one window of {length} + 1")
+    x = ids[:rows * length].view(rows, length)                                 # (B, T)
+    y = ids[1:rows * length + 1].view(rows, length)                            # (B, T) next tokens
+    config = model.config
+    title = (f"language model {config.cell}, H={config.hidden_size} x {config.layers}, "
+             f"{Path(corpus['name']).name} validation windows of {length}, step {checkpoint.step}")
+    return model, Batch(x, y), title, Path(args.run_dir) / "diagnostics"
+
+
+def _class_name(cls) -> str:
+    return f"{cls.__module__}.{cls.__qualname__}"
 
 
 def run_diagnose(args: argparse.Namespace) -> int:
-    from ..data.synthetic import SequenceBatch
     from ..diagnostics import diagnose, write_report
     from .main import CommandError
 
@@ -96,8 +142,7 @@ def run_diagnose(args: argparse.Namespace) -> int:
     if args.batch_size < 1 or args.jacobian_rows < 0:
         raise CommandError(f"--batch-size / --jacobian-rows: expected >= 1 / >= 0, got {args.batch_size} / "
                            f"{args.jacobian_rows}")
-    model, data, title, out = _untrained(args) if args.untrained else _trained(args)
-    probe = SequenceBatch(data.test.x[:args.batch_size], data.test.y[:args.batch_size])
+    model, probe, title, out = _untrained(args) if args.untrained else _trained(args)
     report = diagnose(model, probe, jacobian_rows=args.jacobian_rows)
     paths = write_report(report, Path(args.out) if args.out else out, title)
     print(report.summary(title))
