@@ -14,7 +14,9 @@ padding and the final state is each row's state at its last valid step. Variable
   packed sequences has a backward pass whose cost grows much faster than T (19.6 s against 0.7 s
   padded for B=64, T=400, H=128, lengths 280..400, torch 2.13), while the chunks cost what the
   padded op costs for the steps they run, plus about a millisecond per call (so many distinct
-  lengths in short batches cost up to ~2x the padded op). Bidirectional stacks run layer by layer,
+  lengths in short batches cost up to ~2x the padded op). GRU and Elman stacks need no chunks: their
+  state is their output, so one padded call per layer and a gather at each row's last valid step give
+  the final state (padding costs its compute, not a call per length). Bidirectional stacks run layer by layer,
   the backward direction on the padding-aware reversal of its input. Inter-layer dropout has
   torch.nn's distribution, drawn per call (so not torch.nn's draws for the same seed).
 """
@@ -60,10 +62,13 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
             outputs, final = _call(op, cells, x, hx, num_layers, dropout, training, bidirectional)
         elif x.is_cuda or torch.jit.is_tracing():
             outputs, final = _packed(op, cells, x, hx, lengths, num_layers, dropout, training, bidirectional)
-        elif not bidirectional:
-            outputs, final = _chunked(op, cells, x, hx, lengths, num_layers, dropout, training)
         else:
-            outputs, final = _bidirectional_chunked(op, cells, x, hx, lengths, num_layers, dropout, training)
+            unidirectional = _chunked if is_lstm else _gathered
+            if not bidirectional:
+                outputs, final = unidirectional(op, cells, x, hx, lengths, num_layers, dropout, training)
+            else:
+                outputs, final = _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropout,
+                                                training)
     return outputs, (LSTMState(*final) if is_lstm else final[0])
 
 
@@ -114,9 +119,29 @@ def _chunked(op, cells, x, hx, lengths, num_layers, dropout, training):
     return y.index_select(0, inverse), _index_state(final, inverse)
 
 
-def _bidirectional_chunked(op, cells, x, hx, lengths, num_layers, dropout, training):
-    """Layer by layer: the forward cell chunked over the layer input, the backward cell chunked over its
-    padding-aware reversal; inter-layer dropout on the concatenated outputs, as the fused op applies it."""
+def _gathered(op, cells, x, hx, lengths, num_layers, dropout, training):
+    """A unidirectional GRU / Elman stack over right-padded ``x (B, T, I)``: its state is its output, so
+    one padded call per layer gives every row's final state at its last valid step (the steps after
+    it only change padding); returns ``(outputs (B, T, R) zero at padding, (h_n (L, B, R),))``."""
+    (h0,) = hx
+    batch, time = x.shape[:2]
+    lengths = lengths.to(x.device)
+    last, rows = lengths - 1, torch.arange(batch, device=x.device)
+    finals, layer_input = [], x
+    for layer in range(num_layers):
+        if layer and dropout and training:
+            layer_input = F.dropout(layer_input, dropout, training)
+        layer_input, _ = _call(op, cells[layer:layer + 1], layer_input, (h0[layer:layer + 1],), 1, 0.0, training,
+                               False)                                          # (B, T, R)
+        finals.append(layer_input[rows, last])                                 # (B, R)
+    valid = torch.arange(time, device=x.device)[None, :, None] < lengths[:, None, None]   # (B, T, 1)
+    return layer_input * valid, (torch.stack(finals),)
+
+
+def _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropout, training):
+    """Layer by layer: the forward cell over the layer input, the backward cell over its padding-aware
+    reversal (each by ``unidirectional``: :func:`_chunked` or :func:`_gathered`); inter-layer dropout on
+    the concatenated outputs, as the fused op applies it."""
     finals, layer_input = [], x
     for layer in range(num_layers):
         if layer and dropout and training:
@@ -124,8 +149,8 @@ def _bidirectional_chunked(op, cells, x, hx, lengths, num_layers, dropout, train
         directions = []
         for direction, inputs in enumerate((layer_input, reverse_padded(layer_input, lengths))):
             k = 2 * layer + direction
-            y, final = _chunked(op, cells[k:k + 1], inputs, tuple(h[k:k + 1] for h in hx), lengths, 1, 0.0,
-                                training)
+            y, final = unidirectional(op, cells[k:k + 1], inputs, tuple(h[k:k + 1] for h in hx), lengths, 1, 0.0,
+                                      training)
             directions.append(y if direction == 0 else reverse_padded(y, lengths))
             finals.append(final)
         layer_input = torch.cat(directions, dim=2)                             # (B, T, 2R)
