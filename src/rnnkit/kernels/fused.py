@@ -14,11 +14,12 @@ padding and the final state is each row's state at its last valid step. Variable
   packed sequences has a backward pass whose cost grows much faster than T (19.6 s against 0.7 s
   padded for B=64, T=400, H=128, lengths 280..400, torch 2.13), while the chunks cost what the
   padded op costs for the steps they run, plus about a millisecond per call (so many distinct
-  lengths in short batches cost up to ~2x the padded op). GRU and Elman stacks need no chunks: their
-  state is their output, so one padded call per layer and a gather at each row's last valid step give
-  the final state (padding costs its compute, not a call per length). Bidirectional stacks run layer by layer,
-  the backward direction on the padding-aware reversal of its input. Inter-layer dropout has
-  torch.nn's distribution, drawn per call (so not torch.nn's draws for the same seed).
+  lengths in short batches cost up to ~2x the padded op). GRU and Elman stacks need no chunks:
+  their state is their output, so one padded call per layer and a gather at each row's last valid
+  step give the final state (padding costs its compute, not a call per length). Bidirectional stacks
+  run layer by layer, the backward direction on the padding-aware reversal of its input.
+  Inter-layer dropout has torch.nn's distribution, drawn per call (so not torch.nn's draws for the
+  same seed).
 """
 from __future__ import annotations
 
@@ -103,7 +104,7 @@ def _chunked(op, cells, x, hx, lengths, num_layers, dropout, training):
     ends = sorted(set(ascending))                                              # l_1 < .. < l_k
     running = [batch - bisect_left(ascending, end) for end in ends]            # rows with length >= l_j
     spans = [end - start for start, end in zip([0, *ends], ends)]
-    chunks = x.split([*spans, time - ends[-1]], dim=1)         # one split: its backward is one cat, not a scatter per chunk
+    chunks = x.split([*spans, time - ends[-1]], dim=1)                        # backward: one cat, not a scatter a chunk
     outputs, finished = [], []
     for j, (chunk, rows) in enumerate(zip(chunks, running)):
         y, state = _call(op, cells, chunk[:rows], tuple(h[:, :rows] for h in hx), num_layers, dropout, training,
@@ -168,10 +169,9 @@ def _quiet_projection(cell: RecurrentCell) -> Iterator[None]:
         yield
 
 
-def _index_state(hx, index: torch.Tensor):
-    if isinstance(hx, tuple):
-        return tuple(h.index_select(1, index) for h in hx)
-    return hx.index_select(1, index)
+def _index_state(hx: tuple, index: torch.Tensor) -> tuple:
+    """The state tensors ``(L*D, B, .)`` with their rows (dimension 1) reordered by ``index``."""
+    return tuple(h.index_select(1, index) for h in hx)
 
 
 def _flat_weights(cells: Sequence[RecurrentCell]) -> tuple[list[torch.Tensor], bool]:
