@@ -65,6 +65,21 @@ def test_time_chunks_with_tied_lengths_equal_the_loop(layer_class, num_layers, b
     assert torch.all(fused[0][1, 1:] == 0) and torch.all(fused[0][3, 3:] == 0)
 
 
+@pytest.mark.parametrize("layer_class", [rnnkit.LSTM, rnnkit.GRU, rnnkit.SimpleRNN], ids=["LSTM", "GRU", "RNN"])
+def test_inference_with_lengths_equals_training_mode_computation(layer_class):
+    """Without autograd, lengths take the packed sequence on CPU; with it, time chunks / the gather."""
+    layer = layer_class(4, 6, num_layers=2, bidirectional=True).eval()
+    x = torch.randn(5, 7, 4)
+    lengths = torch.tensor([7, 2, 5, 5, 1])
+    y_graph, final_graph = layer(x, lengths=lengths)
+    with torch.no_grad():
+        y, final = layer(x, lengths=lengths)
+    torch.testing.assert_close(y, y_graph, atol=ATOL, rtol=0)
+    for got, want in zip(state_leaves(final), state_leaves(final_graph)):
+        torch.testing.assert_close(got, want, atol=ATOL, rtol=0)
+    assert y_graph.requires_grad and not y.requires_grad
+
+
 def test_time_major_layout_and_lengths_shorter_than_every_row():
     layer = rnnkit.GRU(4, 6, batch_first=False)
     x = torch.randn(7, 2, 4)                                            # (T, B, I); no row reaches T

@@ -4,10 +4,11 @@
 direction at once (oneDNN on CPU, cuDNN on GPU), with inter-layer dropout. Outputs are zero at
 padding and the final state is each row's state at its last valid step. Variable lengths:
 
-* on CUDA, a packed sequence (sorted internally, as ``pack_padded_sequence(enforce_sorted=False)``),
-  which cuDNN runs natively; also while traced (ONNX export), where the packed call becomes one
-  node that takes the lengths as data;
-* on CPU, time chunks of the padded batch: with the rows sorted longest first and
+* a packed sequence (sorted internally, as ``pack_padded_sequence(enforce_sorted=False)``) on
+  CUDA, which cuDNN runs natively; while traced (ONNX export), where the packed call becomes one
+  node that takes the lengths as data; and on CPU when autograd records nothing (inference), where
+  the packed forward skips the padding at no extra cost;
+* on CPU with autograd, time chunks of the padded batch: with the rows sorted longest first and
   ``l_1 < l_2 < .. < l_k`` the distinct lengths, chunk j runs steps ``l_(j-1) .. l_j - 1`` of the
   rows still running (those with length >= l_j) through the fused op, from the state the chunk
   before ended in; the rows of length l_j take their final state from it. torch's CPU kernel for
@@ -61,7 +62,7 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
     with _quiet_projection(first):
         if lengths is None:
             outputs, final = _call(op, cells, x, hx, num_layers, dropout, training, bidirectional)
-        elif x.is_cuda or torch.jit.is_tracing():
+        elif x.is_cuda or torch.jit.is_tracing() or not _records_graph(cells, x, hx):
             outputs, final = _packed(op, cells, x, hx, lengths, num_layers, dropout, training, bidirectional)
         else:
             unidirectional = _chunked if is_lstm else _gathered
@@ -71,6 +72,12 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
                 outputs, final = _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropout,
                                                 training)
     return outputs, (LSTMState(*final) if is_lstm else final[0])
+
+
+def _records_graph(cells, x: torch.Tensor, hx: tuple) -> bool:
+    """Whether autograd will record this call (so its backward matters)."""
+    return torch.is_grad_enabled() and (x.requires_grad or any(h.requires_grad for h in hx)
+                                        or any(p.requires_grad for cell in cells for p in cell.parameters()))
 
 
 def _call(op, cells, x, hx, num_layers, dropout, training, bidirectional):
