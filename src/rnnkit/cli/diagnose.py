@@ -76,7 +76,7 @@ def _test_probe(data, batch_size: int):
 
 def _trained(args: argparse.Namespace):
     """(model, probe batch, title, default output directory) for RUN_DIR."""
-    from ..data.synthetic import TASKS
+    from ..data.synthetic import TASKS, memory_task
     from ..tasks import LanguageModel
     from ..tasks.memory import MemoryModel
     from ..train import load_checkpoint
@@ -93,8 +93,6 @@ def _trained(args: argparse.Namespace):
                            "diagnose reads the runs of `rnnkit memory --run-dir` and `rnnkit train lm`")
     if args.length is not None:
         raise CommandError("RUN_DIR: --length is the window of a language-model run; a memory run has its own lag")
-    from ..data.synthetic import memory_task
-
     model = MemoryModel.from_checkpoint(args.run_dir)
     data = memory_task(task, checkpoint.metadata.get("lag"), test_size=args.batch_size)
     config = model.config
