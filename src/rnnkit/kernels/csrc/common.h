@@ -341,6 +341,16 @@ void zoneout_split(const T* g, const Zoneout<T>& zo, int64_t offset, int64_t n, 
   }
 }
 
+// What the recurrent product reads at step t: h_{t-1} of the first r rows (width R) times the
+// recurrent-dropout mask, written to Hin[t]; h_prev itself without a mask.
+template <typename T>
+const T* recurrent_input(const T* h_prev, const T* mask, int64_t t, int64_t r, int64_t B, int64_t R, T* Hin) {
+  if (!mask) return h_prev;
+  T* hin = Hin + t * B * R;
+  for (int64_t k = 0; k < r * R; ++k) hin[k] = h_prev[k] * mask[k];
+  return hin;
+}
+
 // The start of backward step t (of rows_at.size() steps) on the running gradient dH (B x R): the rows
 // whose last valid step is t join with d_y[t]; returns dL/dh~_t of the rows_at[t] running rows, which
 // is dH itself or, with zoneout, (1 - d) dH in `cell_part` (d dH goes to `carry`); nullptr when no

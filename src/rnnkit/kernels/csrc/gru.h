@@ -24,12 +24,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
     const int64_t r = rows_at[t];
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * H;
-    const T* h_in = h_prev;
-    if (p.mask) {
-      T* hin = Hin + t * B * H;
-      for (int64_t k = 0; k < r * H; ++k) hin[k] = h_prev[k] * p.mask[k];
-      h_in = hin;
-    }
+    const T* h_in = recurrent_input(h_prev, p.mask, t, r, B, H, Hin);
     T* S_t = S + t * B * H3;
     const T* gi_t = input.rows(t, r, gi_rows);                          // (r, 3H)
     T* z_t = Z ? Z + t * B * H3 : nullptr;

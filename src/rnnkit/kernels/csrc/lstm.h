@@ -27,12 +27,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * R;
     const T* c_prev = t == 0 ? c0.data_ptr<T>() : C + (t - 1) * B * H;
-    const T* h_in = h_prev;
-    if (p.mask) {
-      T* hin = Hin + t * B * R;
-      for (int64_t k = 0; k < r * R; ++k) hin[k] = h_prev[k] * p.mask[k];
-      h_in = hin;
-    }
+    const T* h_in = recurrent_input(h_prev, p.mask, t, r, B, R, Hin);
     const T* a_t = input.rows(t, r, a_rows);                            // (r, G*H)
     if (!p.ln_hh) {
       std::memcpy(A.data(), a_t, sizeof(T) * r * GH);

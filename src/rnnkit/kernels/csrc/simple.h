@@ -15,12 +15,7 @@ void simple_forward_impl(const Tensor& a_in, const Tensor& h0, const Product<T>&
     const int64_t r = rows_at[t];
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * H;
-    const T* h_in = h_prev;
-    if (M) {
-      T* hin = Hin + t * B * H;
-      for (int64_t k = 0; k < r * H; ++k) hin[k] = h_prev[k] * M[k];
-      h_in = hin;
-    }
+    const T* h_in = recurrent_input(h_prev, M, t, r, B, H, Hin);
     std::memcpy(hn.data(), A_in + t * B * H, sizeof(T) * r * H);
     hh(r, h_in, H, T(1), hn.data(), H);                                 // a_t + h_in W^T
     for (int64_t k = 0; k < r * H; k += Wd) {
