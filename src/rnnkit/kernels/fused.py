@@ -37,7 +37,7 @@ from ..cells import LSTMCell, LSTMState
 from ..cells.base import RecurrentCell
 from .common import forget_shift
 from .dispatch import fused_op_name
-from .timeline import reverse_padded
+from .timeline import reverse_padded, valid_mask
 
 
 def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengths: torch.Tensor | None, *,
@@ -142,8 +142,7 @@ def _gathered(op, cells, x, hx, lengths, num_layers, dropout, training):
         layer_input, _ = _call(op, cells[layer:layer + 1], layer_input, (h0[layer:layer + 1],), 1, 0.0, training,
                                False)                                          # (B, T, R)
         finals.append(layer_input[rows, last])                                 # (B, R)
-    valid = torch.arange(time, device=x.device)[None, :, None] < lengths[:, None, None]   # (B, T, 1)
-    return layer_input * valid, (torch.stack(finals),)
+    return layer_input * valid_mask(lengths, time)[..., None], (torch.stack(finals),)
 
 
 def _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropout, training):

@@ -86,3 +86,8 @@ def reverse_padded(x: torch.Tensor, lengths: torch.Tensor | None) -> torch.Tenso
     index = torch.where(time <= last, last - time, time)                          # (B, T)
     index = index.view(*index.shape, *([1] * (x.dim() - 2))).expand_as(x)
     return x.gather(1, index)
+
+
+def valid_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
+    """``(B, T)`` booleans, True at ``t < lengths[b]``."""
+    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]

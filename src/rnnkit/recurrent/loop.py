@@ -15,14 +15,9 @@ import torch
 from torch import nn
 
 from .. import _checks, kernels
-from ..kernels.timeline import reverse_padded
 from ..cells.base import RecurrentCell, map_state, state_leaves
+from ..kernels.timeline import reverse_padded, valid_mask
 from . import regularization
-
-
-def valid_mask(lengths: torch.Tensor, time: int) -> torch.Tensor:
-    """``(B, T)`` booleans, True at ``t < lengths[b]``."""
-    return torch.arange(time, device=lengths.device)[None, :] < lengths[:, None]
 
 
 def run_sequence(cell: nn.Module, x: torch.Tensor, state: Any, lengths: torch.Tensor | None = None, *,
