@@ -6,6 +6,8 @@ import time
 import pytest
 import torch
 
+import rnnkit
+from rnnkit.kernels import fused
 from rnnkit.nn.losses import LossOutput
 from rnnkit.train import Callback, TrainConfig, Trainer
 from rnnkit.train.callbacks import HOOKS
@@ -206,7 +208,35 @@ def test_a_second_fit_starts_a_new_run():
     assert (trainer.step, trainer.epoch, len(trainer.history.history["loss"])) == (2, 1, 1)
 
 
+def _bf16_lstm_output_dtype(layer, x):
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        return layer(x)[0].dtype
+
+
 def test_bf16_autocast_on_cpu():
+    """bf16 on CPUs whose oneDNN has bf16 RNN kernels, the documented float32 fallback on the others."""
+    supported = fused.cpu_bf16_supported()
+    assert _bf16_lstm_output_dtype(rnnkit.LSTM(4, 5), torch.randn(2, 6, 4)) == \
+        (torch.bfloat16 if supported else torch.float32)
+    train, _ = lm_streams(n=300)
+    history = Trainer(TinyLM(), TrainConfig(precision="bf16", **QUIET)).fit(train)
+    assert torch.isfinite(torch.tensor(history.history["loss"])).all()
+
+
+@pytest.mark.parametrize("layer_class", [rnnkit.LSTM, rnnkit.GRU, rnnkit.SimpleRNN])
+def test_bf16_without_cpu_support_runs_the_fused_op_in_float32(monkeypatch, layer_class):
+    """Forces the unsupported-CPU path (any machine): the fused op runs in float32, exactly as without
+    autocast, lengths included; the rest of a model keeps bf16 and training runs."""
+    monkeypatch.setattr(fused, "cpu_bf16_supported", lambda: False)
+    torch.manual_seed(0)
+    layer = layer_class(4, 5, num_layers=2, bidirectional=True)
+    x, lengths = torch.randn(3, 6, 4), torch.tensor([6, 2, 4])
+    with torch.autocast("cpu", dtype=torch.bfloat16):
+        y, state = layer(x, lengths=lengths)
+    expected, expected_state = layer(x, lengths=lengths)
+    assert y.dtype == torch.float32 and torch.equal(y, expected)
+    assert all(torch.equal(a, b) for a, b in zip(torch.utils._pytree.tree_leaves(state),
+                                                 torch.utils._pytree.tree_leaves(expected_state)))
     train, _ = lm_streams(n=300)
     history = Trainer(TinyLM(), TrainConfig(precision="bf16", **QUIET)).fit(train)
     assert torch.isfinite(torch.tensor(history.history["loss"])).all()

@@ -96,7 +96,9 @@ def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
     group.add_argument("--eval-every", type=int, default=None, help="steps between validations (default: epoch end)")
     group.add_argument("--log-every", type=int, default=50)
-    group.add_argument("--precision", default="fp32", help="fp32, bf16, fp16 (CUDA)")
+    group.add_argument("--precision", default="fp32",
+                       help="fp32, bf16, fp16 (CUDA); bf16 on a CPU without native bf16 runs the fused "
+                            "recurrent ops in fp32, the rest in bf16")
     group.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
     group.add_argument("--run-dir", default="runs/lm", help="checkpoints and logs (default runs/lm)")
     group.add_argument("--resume", action="store_true", help="continue the run in --run-dir")

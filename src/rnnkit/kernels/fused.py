@@ -21,10 +21,17 @@ padding and the final state is each row's state at its last valid step. Variable
   run layer by layer, the backward direction on the padding-aware reversal of its input.
   Inter-layer dropout has torch.nn's distribution, drawn per call (so not torch.nn's draws for the
   same seed).
+
+Mixed precision: under CPU autocast to bfloat16, torch casts the fused LSTM and Elman ops to bf16, which
+oneDNN runs only on CPUs with native bf16 support (``torch.ops.mkldnn._is_mkldnn_bf16_supported()``);
+elsewhere it fails to create its primitive. On such CPUs the fused op runs in float32 instead (autocast's
+own rule for an op without a low-precision kernel): its inputs are cast up, its outputs stay float32,
+and every other op of the model keeps bf16.
 """
 from __future__ import annotations
 
 import contextlib
+import functools
 import warnings
 from bisect import bisect_left
 from typing import Any, Iterator, Sequence
@@ -59,6 +66,11 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
         zeros = x.new_zeros(len(cells), batch, first.output_size)
         state = LSTMState(zeros, x.new_zeros(len(cells), batch, first.hidden_size)) if is_lstm else zeros
     hx = tuple(state) if is_lstm else (state,)
+    if _needs_fp32_fallback(x):
+        with torch.autocast("cpu", enabled=False):
+            return run_fused(cells, x.float(), LSTMState(*(h.float() for h in hx)) if is_lstm else hx[0].float(),
+                             lengths, num_layers=num_layers, bidirectional=bidirectional, dropout=dropout,
+                             training=training)
     with _quiet_projection(first):
         if lengths is None:
             outputs, final = _call(op, cells, x, hx, num_layers, dropout, training, bidirectional)
@@ -72,6 +84,21 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
                 outputs, final = _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropout,
                                                 training)
     return outputs, (LSTMState(*final) if is_lstm else final[0])
+
+
+@functools.lru_cache(maxsize=None)
+def cpu_bf16_supported() -> bool:
+    """Whether this CPU's oneDNN runs the fused RNN ops in bfloat16 (native bf16 instructions)."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):         # an older or oneDNN-less build: assume not
+        return False
+
+
+def _needs_fp32_fallback(x: torch.Tensor) -> bool:
+    """Whether CPU autocast would run the fused op in bf16 on a CPU that cannot (module docstring)."""
+    return (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
+            and torch.get_autocast_dtype("cpu") == torch.bfloat16 and not cpu_bf16_supported())
 
 
 def _records_graph(cells, x: torch.Tensor, hx: tuple) -> bool:

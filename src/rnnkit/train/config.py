@@ -27,6 +27,9 @@ class TrainConfig:
         eval_every: optimizer steps between validations (None: at each epoch end).
         early_stopping_patience: stop after this many validations without a new best loss (None: off).
         precision: ``fp32``; ``bf16`` autocast (CPU or CUDA); ``fp16`` autocast with a GradScaler (CUDA only).
+            On a CPU without native bf16 (``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` False), whose
+            oneDNN cannot run the fused LSTM / Elman ops in bf16, those ops run in float32 and the rest
+            of the model in bf16 (autocast's rule for ops without a low-precision kernel).
         seed: seeds python, numpy and torch; each epoch reseeds from ``(seed, epoch, rank)``.
         log_every: optimizer steps between log rows (CSV, TensorBoard, console lines).
         progress: show progress: a rich bar when stderr is a terminal (or ``RNNKIT_PROGRESS=1``),

@@ -8,6 +8,11 @@ Truncated BPTT: when the training data has ``carry_state = True`` (e.g. ``Stream
 state the model returns in ``LossOutput.state`` is detached and passed as ``state=`` with the next
 batch; it restarts from None at each epoch and each evaluation.
 
+Mixed precision (``config.precision``): ``bf16`` runs forward and loss under ``torch.autocast`` (CPU or
+CUDA), ``fp16`` adds a GradScaler (CUDA only). On a CPU without native bf16 the fused LSTM / Elman ops,
+which oneDNN cannot run in bf16 there, run in float32 while the rest of the model stays in bf16
+(``rnnkit.kernels.fused``).
+
 Reproducibility: each epoch reseeds python, numpy and torch from ``(seed, epoch, rank)`` before
 iterating the data, so a re-iterable whose order depends on those generators replays the same
 epoch. A checkpoint saves the weights, optimizer, schedule, RNG states, carried state, running
