@@ -1,6 +1,7 @@
 import pytest
 
 from rnnkit.data import load_corpus, read_text, text_file
+from rnnkit.data.textfile import check_encoding
 
 
 def test_reads_other_encodings_and_normalises_newlines(tmp_path):
@@ -39,3 +40,18 @@ def test_missing_file_and_unknown_corpus(tmp_path):
         text_file(tmp_path / "absent.txt")
     with pytest.raises(ValueError, match="poems, shakespeare, python or a text file"):
         load_corpus(str(tmp_path / "absent.txt"))
+
+
+@pytest.mark.parametrize("encoding", ["utf8-typo", "base64", "rot13", "no-such-codec", ""])
+def test_only_standard_text_encodings(tmp_path, encoding):
+    """A third-party catch-all codec (the test environment's future-typing registers ``utf8-typo``, which
+    rewrote "Hello, world!" into "Hello ,world !") and binary codecs are refused before reading."""
+    path = tmp_path / "text.txt"
+    path.write_text("Hello, world!", encoding="utf-8")
+    with pytest.raises(ValueError, match=f"encoding: {encoding!r} is not one of Python's standard text encodings"):
+        read_text(path, encoding)
+
+
+@pytest.mark.parametrize("encoding, canonical", [("UTF8", "utf-8"), ("latin-1", "iso8859-1"), ("GB18030", "gb18030")])
+def test_standard_encodings_by_any_spelling(encoding, canonical):
+    assert check_encoding(encoding) == canonical

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import codecs
+import encodings
 from pathlib import Path
 
 # A NUL byte never occurs in text; in these encodings it would be a NUL character.
@@ -9,12 +10,30 @@ _NUL_FREE_ENCODINGS = ("utf-8", "utf-8-sig", "ascii", "latin-1", "iso8859-1", "c
                        "gb18030", "big5", "shift_jis", "euc-jp", "euc-kr")
 
 
+def check_encoding(encoding: str) -> str:
+    """The canonical name of one of Python's standard text encodings (``utf-8``, ``gb18030``, ...).
+
+    Only the codecs of the standard library's ``encodings`` package count: a codec that a third-party
+    package registers (some register catch-all codecs that rewrite the text) and binary codecs
+    (``base64``, ``rot13``) are refused.
+
+    Raises:
+        ValueError: naming the encoding.
+    """
+    info = encodings.search_function(encoding.lower()) if isinstance(encoding, str) else None
+    if info is None or not info._is_text_encoding:
+        raise ValueError(f"encoding: {encoding!r} is not one of Python's standard text encodings "
+                         "(try utf-8, gb18030, big5, latin-1, cp1252)")
+    return info.name
+
+
 def read_text(path: str | Path, encoding: str = "utf-8") -> str:
     """The whole text of a file, with universal newlines (``\\r\\n`` becomes ``\\n``).
 
     Arguments:
         path: a text file.
-        encoding: its encoding (any name Python knows: ``utf-8``, ``gb18030``, ``latin-1``, ...).
+        encoding: its encoding, one of Python's standard text encodings (``utf-8``, ``gb18030``,
+            ``latin-1``, ...; see :func:`check_encoding`).
     Returns:
         The decoded text (a leading byte-order mark dropped).
     Raises:
@@ -23,10 +42,7 @@ def read_text(path: str | Path, encoding: str = "utf-8") -> str:
             and the encoding.
     """
     path = Path(path)
-    try:
-        name = codecs.lookup(encoding).name
-    except LookupError as err:
-        raise ValueError(f"encoding: unknown encoding {encoding!r} (try utf-8, gb18030, latin-1)") from err
+    name = check_encoding(encoding)
     if not path.exists():
         raise ValueError(f"{path}: no such file")
     if not path.is_file():
