@@ -20,7 +20,7 @@ from typing import Callable
 
 from .textfile import read_text
 
-INSTALL_HINT = "pip install 'rnnkit[data]'"
+INSTALL_HINT = "pip install 'rnnkit[tasks]'"
 PYTHON_MAX_CHARS = 4_000_000
 
 

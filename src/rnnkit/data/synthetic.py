@@ -116,7 +116,7 @@ def digits(split: str = "train", permuted: bool = False,
     try:
         from sklearn.datasets import load_digits
     except ImportError as err:
-        raise ImportError("digits: needs scikit-learn; pip install 'rnnkit[data]'") from err
+        raise ImportError("digits: needs scikit-learn; pip install 'rnnkit[tasks]'") from err
     images = load_digits()
     x = torch.as_tensor(images.data, dtype=torch.float32).div(16.0).unsqueeze(2)  # (1797, 64, 1)
     y = torch.as_tensor(images.target, dtype=torch.long)                          # (1797,)

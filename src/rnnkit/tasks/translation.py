@@ -2,7 +2,7 @@
 
 :class:`Translator` holds the model and the two vocabularies (saved as checkpoint metadata under
 ``src_vocab`` / ``tgt_vocab``) and turns sentences into sentences; the scores are sacrebleu's
-corpus BLEU and chrF (``pip install 'rnnkit[translate]'``) and the exact-match rate.
+corpus BLEU and chrF (``pip install 'rnnkit[tasks]'``) and the exact-match rate.
 """
 from __future__ import annotations
 
@@ -156,7 +156,7 @@ def translation_scores(hypotheses: Sequence[str], references: Sequence[str], tok
     try:
         import sacrebleu
     except ImportError as err:
-        raise ValueError("translation_scores needs sacrebleu: pip install 'rnnkit[translate]'") from err
+        raise ValueError("translation_scores needs sacrebleu: pip install 'rnnkit[tasks]'") from err
     if len(hypotheses) != len(references) or not references:
         raise ValueError(f"hypotheses: expected one per reference ({len(references)}), got {len(hypotheses)}")
     bleu = sacrebleu.corpus_bleu(list(hypotheses), [list(references)], tokenize=tokenize)
