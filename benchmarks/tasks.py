@@ -15,8 +15,8 @@
   origin and step.
 
 Splits: pd98 and reviews-zh 80/10/10 % shuffled with seed 0 (``rnnkit.data.splits``); series
-chronological 80/10/10 %. Each benchmark trains through the CLI (``--minutes`` caps training via
-``--max-time``; ``--reuse`` scores an existing run directory instead), then runs the peers, prints a
+chronological 80/10/10 %. Each benchmark trains through the CLI (``--minutes`` caps training;
+``--reuse`` scores an existing run directory instead), then runs the peers, prints a
 markdown table and writes ``RUN_ROOT/<benchmark>.json``. Not a test; run by hand, e.g.::
 
     python benchmarks/tasks.py segmentation --minutes 60
@@ -55,9 +55,9 @@ def train(args: argparse.Namespace, run_dir: Path, command: list[str]) -> dict:
     """Runs ``rnnkit train ...`` into ``run_dir`` (unless ``--reuse`` finds its scores) and returns them."""
     scores_path = run_dir / "test_scores.json"
     if not (args.reuse and scores_path.exists()):
-        full = ["train", *command, "--run-dir", str(run_dir)]
+        full = ["train", *command, "--run-dir", str(run_dir), "--overwrite"]
         if args.minutes:
-            full += ["--max-time", str(args.minutes * 60)]
+            full += ["--minutes", str(args.minutes)]
         print("$ rnnkit " + " ".join(full), flush=True)
         started = time.perf_counter()
         if rnnkit_main(full) != 0:
@@ -203,7 +203,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("benchmark", choices=list(BENCHMARKS))
     parser.add_argument("--run-root", type=Path, default=Path("runs/bench-tasks"))
-    parser.add_argument("--minutes", type=float, help="cap each training run (--max-time)")
+    parser.add_argument("--minutes", type=float, help="cap each training run (rnnkit's --minutes)")
     parser.add_argument("--reuse", action="store_true", help="score the existing run directories, do not retrain")
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     parser.add_argument("--series", nargs="+", default=["co2", "sunspots"], choices=list(FORECAST_ARGS))

@@ -7,7 +7,7 @@ from rnnkit.cli.main import main
 from rnnkit.data import poems
 from rnnkit.tasks.poems import is_ideograph
 
-TINY = ["--layers", "1", "--hidden", "16", "--embed", "8", "--seq-len", "16", "--batch-size", "4",
+TINY = ["--layers", "1", "--hidden-size", "16", "--embed-size", "8", "--seq-len", "16", "--batch-size", "4",
         "--log-every", "1", "--sample-length", "20"]
 
 

@@ -11,8 +11,8 @@ def table_rows(out):
 
 
 def test_adding_table_has_a_row_per_lag_and_cell(capsys):
-    code = main(["memory", "--task", "adding", "--lag", "8,12", "--cells", "srn,gru", "--steps", "3",
-                 "--hidden", "6", "--test-size", "32"])
+    code = main(["memory", "--task", "adding", "--lag", "8,12", "--cell", "srn,gru", "--max-steps", "3",
+                 "--hidden-size", "6", "--test-size", "32"])
     assert code == 0
     baseline, rows = table_rows(capsys.readouterr().out)
     assert baseline == "without memory: MSE 0.167 by always answering 1"
@@ -24,7 +24,7 @@ def test_adding_table_has_a_row_per_lag_and_cell(capsys):
 
 
 def test_digits_report_accuracy(capsys):
-    assert main(["memory", "--task", "pdigits", "--cells", "lstm", "--steps", "2", "--hidden", "4",
+    assert main(["memory", "--task", "pdigits", "--cell", "lstm", "--max-steps", "2", "--hidden-size", "4",
                  "--batch-size", "128"]) == 0
     baseline, rows = table_rows(capsys.readouterr().out)
     assert baseline == "without memory: accuracy 0.10 by chance"
@@ -34,12 +34,18 @@ def test_digits_report_accuracy(capsys):
 
 @pytest.mark.parametrize("argv, message", [
     (["--task", "digits", "--lag", "10"], "--lag: the digits are sequences of a fixed 64 pixels; got --lag 10"),
-    (["--cells", "srn,rnn"], "--cells: expected a comma-separated list of srn, lstm, gru, got 'srn,rnn'"),
+    (["--cell", "srn,rnn"], "--cell: expected a comma-separated list of srn, lstm, gru, got 'srn,rnn'"),
     (["--lag", "10,x"], "--lag: expected a comma-separated list, got '10,x'"),
     (["--lag", "1"], "lag: expected an integer >= 2, got 1"),
-    (["--minutes", "0"], "--minutes: expected a positive number, got 0.0"),
-    (["--cpu-minutes", "-1"], "--cpu-minutes: expected a positive number, got -1.0"),
 ])
 def test_bad_arguments_are_clean_errors(capsys, argv, message):
-    assert main(["memory", *argv, "--steps", "1"]) == 2
+    assert main(["memory", *argv, "--max-steps", "1"]) == 2
     assert f"rnnkit: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--minutes", "0"], "--minutes: expected a finite positive number, got '0'"),
+    (["--cpu-minutes", "-1"], "--cpu-minutes: expected a finite positive number, got '-1'"),
+])
+def test_bad_values_are_refused_by_the_parser(capsys, argv, message):
+    assert main(["memory", *argv]) == 2 and message in capsys.readouterr().err

@@ -37,7 +37,7 @@ def run_dir(pairs_file, tmp_path_factory):
         path = tmp_path_factory.mktemp("run") / "zh-en"
         code = main(["train", "seq2seq", "--pairs", str(pairs_file), "--src-col", "1", "--tgt-col", "0",
                      "--src-level", "char", "--tgt-level", "word", "--attention", "luong-general", "--cell", "gru",
-                     "--hidden", "16", "--embed", "8", "--bidirectional", "--epochs", "8", "--lr", "1e-2", "--batch-size", "16",
+                     "--hidden-size", "16", "--embed-size", "8", "--bidirectional", "--epochs", "8", "--lr", "1e-2", "--batch-size", "16",
                      "--beam", "2", "--run-dir", str(path), "--quiet"])
     finally:
         torch.set_num_threads(threads)
@@ -46,7 +46,7 @@ def run_dir(pairs_file, tmp_path_factory):
 
 
 def test_training_writes_a_checkpoint_with_vocabularies_and_test_scores(run_dir, capsys):
-    scores = json.loads((run_dir / "scores.json").read_text(encoding="utf-8"))
+    scores = json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))
     assert {"bleu", "chrf", "exact"} <= scores.keys() and scores["beam"] == 2 and scores["test_pairs"] == 6
     assert 0.0 <= scores["chrf"] <= 100.0
     state = json.loads(next((run_dir / "best" / "checkpoints").glob("ckpt-*/state.json")).read_text(encoding="utf-8"))
@@ -88,7 +88,7 @@ def test_errors_are_clean(run_dir, pairs_file, tmp_path, capsys):
     assert main(["translate", str(run_dir), "一。", "二。", "--heatmap", str(tmp_path / "x.png")]) == 2
     assert "--heatmap: expected exactly one sentence to draw, got 2" in capsys.readouterr().err
     assert main(["translate", str(run_dir), "一。", "--beam", "0"]) == 2
-    assert "--beam: expected a positive integer, got 0" in capsys.readouterr().err
+    assert "--beam: expected a positive integer, got '0'" in capsys.readouterr().err
     assert main(["translate", str(tmp_path), "一。"]) == 2
     assert "no complete checkpoint" in capsys.readouterr().err
     assert main(["train", "seq2seq", "--pairs", str(pairs_file), "--src-col", "3", "--run-dir", str(tmp_path)]) == 2

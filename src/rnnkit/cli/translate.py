@@ -5,81 +5,53 @@ import argparse
 import sys
 from pathlib import Path
 
-from .task_common import add_training_options, fit_best, format_scores, input_lines, task_checkpoint, write_scores
+from .flags import add, count, nonnegative_float, probability, require
+from .task import TrainTask, format_scores, input_lines, register_predict, register_task, task_checkpoint
 
-SPLIT_NOTE = ("The split is fixed: 90/5/5 %% of the pairs (train/dev/test), shuffled with seed 0 "
+SPLIT_NOTE = ("The split is fixed: 90/5/5 % of the pairs (train/dev/test), shuffled with seed 0 "
               "(rnnkit.data.splits).")
 
 
-def register(commands, train_commands) -> None:
-    train = train_commands.add_parser(
-        "seq2seq", help="train an encoder-decoder with attention on tab-separated sentence pairs",
-        description="Trains an RNN encoder (optionally bidirectional), a bridge to the decoder's initial state and "
-                    "an RNN decoder with Bahdanau or Luong attention and input feeding on sentence pairs "
-                    "(Tatoeba's format: columns separated by tabs, extra columns ignored), keeps the model with "
-                    "the best dev loss and scores its greedy translations of the test split (BLEU, chrF, exact "
-                    "match; needs sacrebleu). " + SPLIT_NOTE)
-    data = train.add_argument_group("data")
-    data.add_argument("--pairs", required=True, help="a tab-separated file of sentence pairs")
-    data.add_argument("--src-col", type=int, default=0, help="0-based column of the source (default 0)")
-    data.add_argument("--tgt-col", type=int, default=1, help="0-based column of the target (default 1)")
-    data.add_argument("--encoding", default="utf-8")
+def add_flags(parser: argparse.ArgumentParser) -> None:
+    data = parser.add_argument_group("data")
+    require(data.add_argument("--pairs", help="a tab-separated file of sentence pairs"))
+    data.add_argument("--src-col", type=count, default=0, help="0-based column of the source")
+    data.add_argument("--tgt-col", type=count, default=1, help="0-based column of the target")
+    add(data, "encoding", "utf-8")
     data.add_argument("--src-level", choices=("char", "word"), default="char",
-                      help="source tokens (default char; use char for Chinese)")
-    data.add_argument("--tgt-level", choices=("char", "word"), default="word", help="target tokens (default word)")
-    data.add_argument("--min-count", type=int, default=1, help="rarer tokens read as <unk> (default 1)")
-    data.add_argument("--max-len", type=int, default=50,
-                      help="training pairs with a side longer than this many tokens are left out (default 50)")
-    data.add_argument("--limit", type=int, help="use only the first N pairs of each split (quick runs)")
-    model = train.add_argument_group("model")
-    model.add_argument("--cell", choices=("srn", "lstm", "gru"), default="gru")
-    model.add_argument("--attention", choices=("bahdanau", "luong-dot", "luong-general", "none"), default="bahdanau")
+                      help="source tokens (use char for Chinese)")
+    data.add_argument("--tgt-level", choices=("char", "word"), default="word", help="target tokens")
+    add(data, "min_count", 1)
+    add(data, "max_len", 50, help="training pairs with a side longer than this many tokens are left out")
+    add(data, "limit")
+    model = parser.add_argument_group("model")
+    add(model, "cell", "gru", choices=("srn", "lstm", "gru"))
+    model.add_argument("--attention", choices=("bahdanau", "luong-dot", "luong-general", "none"), default="bahdanau",
+                       help="the decoder's attention over the encoder outputs")
     model.add_argument("--no-input-feeding", dest="input_feeding", action="store_false",
                        help="do not feed the attentional state into the next decoder step")
-    model.add_argument("--embed", type=int, default=256, help="embedding size (default 256)")
-    model.add_argument("--hidden", type=int, default=256, help="hidden units per layer and direction (default 256)")
-    model.add_argument("--layers", type=int, default=1, help="layers of the encoder and of the decoder (default 1)")
-    model.add_argument("--bidirectional", action="store_true", help="a bidirectional encoder")
-    model.add_argument("--dropout", type=float, default=0.2)
-    model.add_argument("--teacher-forcing", type=float, default=1.0,
-                       help="probability of feeding the reference token in training (default 1)")
-    model.add_argument("--teacher-forcing-final", type=float, default=None,
+    add(model, "embed_size", 256)
+    add(model, "hidden_size", 256)
+    add(model, "layers", 1, help="layers of the encoder and of the decoder")
+    add(model, "bidirectional", False, help="a bidirectional encoder")
+    add(model, "dropout", 0.2)
+    model.add_argument("--teacher-forcing", type=probability, default=1.0,
+                       help="probability of feeding the reference token in training")
+    model.add_argument("--teacher-forcing-final", type=probability, default=None,
                        help="scheduled sampling: the probability reached after --teacher-forcing-steps batches")
-    model.add_argument("--teacher-forcing-steps", type=int, default=0)
-    add_training_options(train, epochs=10, batch_size=64, lr=2e-3)
-    train.add_argument("--minutes", type=float, help="stop after this much training time (sets --max-time)")
-    train.add_argument("--beam", type=int, default=1, help="beam width for scoring the test split (default 1)")
-    train.set_defaults(func=run_train)
-
-    translate = commands.add_parser(
-        "translate", help="translate sentences with a model of `rnnkit train seq2seq`",
-        description="Prints one translation per input sentence (the arguments, or stdin a sentence a line).")
-    translate.add_argument("run_dir", metavar="RUN_DIR")
-    translate.add_argument("sentences", nargs="*", metavar="SENTENCE", help="default: stdin, one a line")
-    translate.add_argument("--beam", type=int, default=1, help="beam width (default 1: greedy)")
-    translate.add_argument("--max-len", type=int, default=None, help="at most this many output tokens (default 2S+10)")
-    translate.add_argument("--length-penalty", type=float, default=1.0,
-                           help="alpha of the beam score sum(log p) / length^alpha (default 1)")
-    translate.add_argument("--batch-size", type=int, default=64)
-    translate.add_argument("--heatmap", metavar="FILE.png", help="write the attention of the (one) sentence as a PNG")
-    translate.add_argument("--device", default="cpu")
-    translate.set_defaults(func=run_translate)
+    model.add_argument("--teacher-forcing-steps", type=count, default=0,
+                       help="batches over which the teacher-forcing probability moves to its final value")
+    add(parser, "beam", 1, help="beam width for scoring the test split (1: greedy)")
 
 
-def run_train(args: argparse.Namespace) -> int:
+def run_train(args: argparse.Namespace, run) -> dict:
     from ..data.pairs import PairBatches, build_vocabulary, encode_pairs, read_pairs
     from ..data.splits import split_items
     from ..tasks.seq2seq import Seq2Seq, Seq2SeqConfig
     from ..tasks.translation import Translator, translation_scores
-    from .main import CommandError
+    from .errors import CommandError
+    from .task import fingerprint
 
-    for flag, value in (("--limit", args.limit), ("--max-len", args.max_len), ("--beam", args.beam)):
-        if value is not None and value < 1:
-            raise CommandError(f"{flag}: expected a positive integer, got {value}")
-    if args.minutes is not None:
-        if not args.minutes > 0:
-            raise CommandError(f"--minutes: expected a positive number, got {args.minutes}")
-        args.max_time = 60 * args.minutes
     pairs = read_pairs(args.pairs, args.src_col, args.tgt_col, args.encoding)
     if len(pairs) < 3:
         raise CommandError(f"--pairs: {args.pairs} holds {len(pairs)} pairs; expected at least 3 (train/dev/test)")
@@ -90,8 +62,8 @@ def run_train(args: argparse.Namespace) -> int:
     examples = encode_pairs(train, src_vocab, tgt_vocab, args.max_len, args.max_len)
     if not examples:
         raise CommandError(f"--max-len: no training pair has both sides within {args.max_len} tokens")
-    config = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), cell=args.cell, embed_size=args.embed,
-                           hidden_size=args.hidden, encoder_layers=args.layers, decoder_layers=args.layers,
+    config = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), cell=args.cell, embed_size=args.embed_size,
+                           hidden_size=args.hidden_size, encoder_layers=args.layers, decoder_layers=args.layers,
                            bidirectional=args.bidirectional, attention=args.attention,
                            input_feeding=args.input_feeding, dropout=args.dropout,
                            teacher_forcing=args.teacher_forcing, teacher_forcing_final=args.teacher_forcing_final,
@@ -102,17 +74,40 @@ def run_train(args: argparse.Namespace) -> int:
     metadata = {"task": "seq2seq", "src_vocab": src_vocab.to_dict(), "tgt_vocab": tgt_vocab.to_dict(),
                 "pairs": {"file": str(args.pairs), "src_col": args.src_col, "tgt_col": args.tgt_col}}
     dev_data = PairBatches(encode_pairs(dev, src_vocab, tgt_vocab), args.batch_size, shuffle=False)
-    trainer = fit_best(Seq2Seq(config), args, PairBatches(examples, args.batch_size), dev_data, metadata)
+    trainer = run.fit(Seq2Seq(config), PairBatches(examples, args.batch_size), dev_data, metadata,
+                      data_hash=fingerprint(train))
     translator = Translator(trainer.model, src_vocab, tgt_vocab)
     hypotheses = translator.translate([s for s, _ in test], beam_size=args.beam)
     scores = translation_scores(hypotheses, [t for _, t in test], tokenize=bleu_tokenizer(args.tgt_level, test))
     scores.update(beam=args.beam, test_pairs=len(test), steps=trainer.step)
-    write_scores(args.run_dir, "scores", scores)
     print(f"test ({len(test)} pairs, beam {args.beam}): {format_scores(scores, ['bleu', 'chrf', 'exact'])}")
     for (source, reference), hypothesis in list(zip(test, hypotheses))[:3]:
         print(f"  {source}\n    -> {hypothesis}\n    reference: {reference}")
     print(f"saved in {args.run_dir}; translate with: rnnkit translate {args.run_dir} \"...\"")
-    return 0
+    return scores
+
+
+TASK = TrainTask(
+    "seq2seq", help="train an encoder-decoder with attention on tab-separated sentence pairs",
+    description="Trains an RNN encoder (optionally bidirectional), a bridge to the decoder's initial state and an "
+                "RNN decoder with Bahdanau or Luong attention and input feeding on sentence pairs (Tatoeba's "
+                "format: columns separated by tabs, extra columns ignored), keeps the model with the best dev loss "
+                "and scores its translations of the test split (BLEU, chrF, exact match; needs sacrebleu). "
+                + SPLIT_NOTE,
+    add_flags=add_flags, run=run_train, training={"epochs": 10, "batch_size": 64, "lr": 2e-3, "patience": 3})
+
+
+def register(commands, train_commands) -> None:
+    register_task(train_commands, TASK)
+    translate = register_predict(
+        commands, "translate", help="translate sentences with a model of `rnnkit train seq2seq`",
+        description="Prints one translation per input sentence (the arguments, or stdin a sentence a line).",
+        inputs=("sentences", "SENTENCE", "default: stdin, one a line"), batch_size=64, func=run_translate)
+    add(translate, "beam", 1)
+    add(translate, "max_len", help="at most this many output tokens (default: twice the source length + 10)")
+    translate.add_argument("--length-penalty", type=nonnegative_float, default=1.0,
+                           help="alpha of the beam score sum(log p) / length^alpha")
+    translate.add_argument("--heatmap", metavar="FILE.png", help="write the attention of the (one) sentence as a PNG")
 
 
 def bleu_tokenizer(level: str, pairs: list) -> str:
@@ -123,12 +118,10 @@ def bleu_tokenizer(level: str, pairs: list) -> str:
 
 def run_translate(args: argparse.Namespace) -> int:
     from ..tasks.translation import Translator
-    from .main import CommandError
+    from .errors import CommandError
+    from .task import resolve_device
 
-    for flag, value in (("--beam", args.beam), ("--batch-size", args.batch_size), ("--max-len", args.max_len)):
-        if value is not None and value < 1:
-            raise CommandError(f"{flag}: expected a positive integer, got {value}")
-    translator = Translator.from_checkpoint(task_checkpoint(args.run_dir, "seq2seq"), device=args.device)
+    translator = Translator.from_checkpoint(task_checkpoint(args.run_dir, "seq2seq"), device=resolve_device(args.device))
     lines = input_lines(args.sentences)
     options = {"beam_size": args.beam, "max_len": args.max_len, "length_penalty": args.length_penalty}
     if args.heatmap:
