@@ -1,4 +1,4 @@
-"""Text corpora that install with packages (DESIGN.md §3) and the user's own text files.
+"""Text corpora that install with packages (no downloads at run time) and the user's own text files.
 
 Every reader returns a :class:`Corpus`: a tuple of documents (poems, plays, source files,
 or one user file) that :meth:`Corpus.split` divides into training and validation text.
