@@ -140,13 +140,14 @@ class Classifier(nn.Module):
     @classmethod
     def from_checkpoint(cls, source, device: str | torch.device = "cpu") -> tuple["Classifier", dict]:
         """``(model, metadata)`` from a Trainer checkpoint: a run directory, one checkpoint directory,
-        or a loaded :class:`~rnnkit.train.Checkpoint`."""
-        from ..train.checkpoint import Checkpoint, load_checkpoint
+        or a loaded :class:`~rnnkit.train.Checkpoint` (checked, no fallback). From a directory, the
+        newest checkpoint that verifies and fits its config and vocabularies is used
+        (:func:`rnnkit.train.restore.restore_model`)."""
+        from ..train.restore import ENCODER_VOCABULARIES, restore_model
 
-        checkpoint = source if isinstance(source, Checkpoint) else load_checkpoint(source)
-        model = cls(ClassifierConfig.from_dict(checkpoint.config))
-        model.load_state_dict(checkpoint.weights)
-        return model.to(device).eval(), checkpoint.metadata
+        model, checkpoint = restore_model(source, cls, ClassifierConfig, vocabularies=ENCODER_VOCABULARIES,
+                                          device=device)
+        return model, checkpoint.metadata
 
 
 def classification_examples(encoder: TokenEncoder, pairs: Sequence[tuple[Sequence[str], str]],

@@ -169,21 +169,22 @@ class LanguageModel(nn.Module):
     def from_checkpoint(cls, checkpoint: Any, device: str | torch.device = "cpu") -> "LanguageModel":
         """Rebuilds a model the Trainer saved (safetensors + JSON; nothing is unpickled), in eval mode.
 
+        From a directory, the newest checkpoint that verifies and fits is used (weights of the shapes
+        its config gives, a ``vocabulary`` in the metadata of ``vocab_size`` tokens); see
+        :func:`rnnkit.train.restore.restore_model`.
+
         Arguments:
             checkpoint: a run directory, a checkpoint directory, or a loaded
-                :class:`rnnkit.train.Checkpoint` (e.g. to read its metadata too).
+                :class:`rnnkit.train.Checkpoint` (e.g. to read its metadata too; checked, no fallback).
             device: where to put the model.
+        Raises:
+            ValueError: no checkpoint fits.
         """
-        from ..train.checkpoint import Checkpoint, load_checkpoint
+        from ..train.restore import restore_model
 
-        if not isinstance(checkpoint, Checkpoint):
-            checkpoint = load_checkpoint(checkpoint)
-        expected = f"{cls.__module__}.{cls.__qualname__}"
-        if checkpoint.model_class != expected or checkpoint.config is None:
-            raise ValueError(f"checkpoint: {checkpoint.path} holds a {checkpoint.model_class}, expected a {expected}")
-        model = cls(LanguageModelConfig.from_dict(checkpoint.config))
-        model.load_state_dict(checkpoint.weights)
-        return model.to(device).eval()
+        model, _ = restore_model(checkpoint, cls, LanguageModelConfig, vocabularies={"vocabulary": "vocab_size"},
+                                 device=device)
+        return model
 
 
 def perplexity_metrics(nats: float) -> dict[str, float]:

@@ -159,12 +159,9 @@ class MemoryModel(nn.Module):
 
     @classmethod
     def from_checkpoint(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> "MemoryModel":
-        """Rebuilds the model the Trainer saved in ``run_dir`` (safetensors + JSON; nothing unpickled)."""
-        from ..train.checkpoint import load_checkpoint
+        """Rebuilds the model the Trainer saved in ``run_dir`` (safetensors + JSON; nothing unpickled):
+        the newest checkpoint that verifies and fits its config (:func:`rnnkit.train.restore.restore_model`)."""
+        from ..train.restore import restore_model
 
-        checkpoint = load_checkpoint(run_dir)
-        if checkpoint.config is None:
-            raise ValueError(f"run_dir: the checkpoint in {run_dir} holds no model config")
-        model = cls(MemoryModelConfig.from_dict(checkpoint.config))
-        model.load_state_dict(checkpoint.weights)
-        return model.to(device).eval()
+        model, _ = restore_model(run_dir, cls, MemoryModelConfig, device=device)
+        return model

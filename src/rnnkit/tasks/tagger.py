@@ -139,13 +139,14 @@ class Tagger(nn.Module):
     @classmethod
     def from_checkpoint(cls, source, device: str | torch.device = "cpu") -> tuple["Tagger", dict]:
         """``(model, metadata)`` from a Trainer checkpoint: a run directory, one checkpoint directory,
-        or a loaded :class:`~rnnkit.train.Checkpoint`."""
-        from ..train.checkpoint import Checkpoint, load_checkpoint
+        or a loaded :class:`~rnnkit.train.Checkpoint` (checked, no fallback). From a directory, the
+        newest checkpoint that verifies and fits its config and vocabularies is used
+        (:func:`rnnkit.train.restore.restore_model`)."""
+        from ..train.restore import ENCODER_VOCABULARIES, restore_model
 
-        checkpoint = source if isinstance(source, Checkpoint) else load_checkpoint(source)
-        model = cls(TaggerConfig.from_dict(checkpoint.config))
-        model.load_state_dict(checkpoint.weights)
-        return model.to(device).eval(), checkpoint.metadata
+        model, checkpoint = restore_model(source, cls, TaggerConfig, vocabularies=ENCODER_VOCABULARIES,
+                                          device=device)
+        return model, checkpoint.metadata
 
 
 def tagging_examples(encoder: TokenEncoder, sentences: Sequence[tuple[Sequence[str], Sequence[str]]],

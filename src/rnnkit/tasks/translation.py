@@ -58,20 +58,23 @@ class Translator:
 
     @classmethod
     def from_run(cls, run_dir: str | Path, device: str | torch.device = "cpu") -> "Translator":
-        """The model and vocabularies of the newest checkpoint in ``run_dir`` (safetensors + JSON only)."""
-        from ..train.checkpoint import load_checkpoint
-
-        return cls.from_checkpoint(load_checkpoint(run_dir), device)
+        """The model and vocabularies of the newest checkpoint in ``run_dir`` that verifies and fits
+        (safetensors + JSON only)."""
+        return cls.from_checkpoint(run_dir, device)
 
     @classmethod
     def from_checkpoint(cls, checkpoint, device: str | torch.device = "cpu") -> "Translator":
-        """The model and vocabularies of a loaded :class:`~rnnkit.train.Checkpoint`."""
-        if not (checkpoint.model_class or "").endswith(".Seq2Seq") or "tgt_vocab" not in checkpoint.metadata:
-            raise ValueError(f"run_dir: expected a run of `rnnkit train seq2seq`, got a {checkpoint.model_class} "
-                             f"checkpoint in {checkpoint.path}")
-        model = Seq2Seq(Seq2SeqConfig.from_dict(checkpoint.config))
-        model.load_state_dict(checkpoint.weights)
-        return cls(model.to(device), Vocabulary.from_dict(checkpoint.metadata["src_vocab"]),
+        """The model and vocabularies of a run or checkpoint directory (the newest checkpoint whose weights
+        fit its config and whose vocabularies have the config's sizes), or of a loaded
+        :class:`~rnnkit.train.Checkpoint` (checked, no fallback)."""
+        from ..train.restore import restore_model
+
+        model, checkpoint = restore_model(checkpoint, Seq2Seq, Seq2SeqConfig, device=device,
+                                          vocabularies={"src_vocab": "src_vocab_size", "tgt_vocab": "tgt_vocab_size"})
+        if "src_vocab" not in checkpoint.metadata or "tgt_vocab" not in checkpoint.metadata:
+            raise ValueError(f"run_dir: expected a run of `rnnkit train seq2seq`, got a checkpoint without "
+                             f"vocabularies in {checkpoint.path}")
+        return cls(model, Vocabulary.from_dict(checkpoint.metadata["src_vocab"]),
                    Vocabulary.from_dict(checkpoint.metadata["tgt_vocab"]))
 
     @property
