@@ -1,5 +1,6 @@
 """Checkpoints: safetensors + JSON round trip, atomic writes, no unpickling, exact resume after SIGKILL."""
 import copy
+import errno
 import json
 import os
 import pickle
@@ -12,9 +13,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from rnnkit.train import Callback, TrainConfig, Trainer, load_checkpoint, save_checkpoint
+from rnnkit.train import Callback, CheckpointWarning, TrainConfig, Trainer, load_checkpoint, save_checkpoint
 from rnnkit.train import checkpoint as checkpoint_module
-from tiny_tasks import RESUME_CONFIG, TinyLM, TinyLMConfig, lm_streams
+from tiny_tasks import RESUME_CONFIG, StopAt, TinyLM, TinyLMConfig, lm_streams
 
 HERE = Path(__file__).parent
 
@@ -54,25 +55,27 @@ def test_keeps_the_newest_checkpoints(tmp_path):
 def test_a_failed_write_leaves_the_last_good_checkpoint(tmp_path, monkeypatch):
     model = TinyLM()
     save_checkpoint(tmp_path, model, state={"step": 1})
-    real_save = checkpoint_module.save_file
+    real_write = checkpoint_module.write_durably
     calls = []
 
-    def dies_on_second_file(tensors, path):
+    def dies_on_second_file(path, data):
         calls.append(path)
         if len(calls) == 2:
-            real_save(tensors, path + ".partial")
-            raise OSError("disk full")
-        real_save(tensors, path)
+            real_write(path, data[: len(data) // 2])
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_write(path, data)
 
-    monkeypatch.setattr(checkpoint_module, "save_file", dies_on_second_file)
+    monkeypatch.setattr(checkpoint_module, "write_durably", dies_on_second_file)
     with torch.no_grad():
         model.out.bias.add_(1.0)
-    with pytest.raises(OSError, match="disk full"):
+    with pytest.raises(OSError, match=f"checkpoint: could not write {tmp_path}/checkpoints/ckpt-000002: No space") \
+            as raised:
         save_checkpoint(tmp_path, model, state={"step": 2}, tensors={"optimizer": {"x": torch.ones(2)}})
+    assert raised.value.errno == errno.ENOSPC
     loaded = load_checkpoint(tmp_path)
     assert loaded.step == 1 and not torch.equal(loaded.weights["out.bias"], model.out.bias)
     assert [p.name for p in (tmp_path / "checkpoints").iterdir()] == ["ckpt-000001"]    # the half-written one is gone
-    monkeypatch.setattr(checkpoint_module, "save_file", real_save)
+    monkeypatch.setattr(checkpoint_module, "write_durably", real_write)
     save_checkpoint(tmp_path, model, state={"step": 3})
     assert load_checkpoint(tmp_path).step == 3
 
@@ -129,15 +132,6 @@ class Losses(Callback):
         self.by_batch[trainer.epoch, logs["batch"]] = logs["loss"]
 
 
-class StopAt(Callback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_train_batch_end(self, trainer, logs):
-        if trainer.step == self.step:
-            trainer.stop_training = True
-
-
 def train(run_dir, config, resume=False, callbacks=(), seed=0, streams=None):
     torch.manual_seed(seed)                        # a resumed run's fresh init is overwritten by the checkpoint
     losses = Losses()
@@ -171,20 +165,26 @@ def test_stop_and_resume_equals_an_uninterrupted_run(tmp_path, stop, config):
     assert first_losses == {key: reference[1][key] for key in first_losses}
 
 
-def test_sigkill_then_resume_reproduces_the_uninterrupted_losses(tmp_path, monkeypatch):
+def test_sigkill_in_a_checkpoint_write_then_damage_then_resume_reproduces_the_uninterrupted_losses(tmp_path,
+                                                                                                  monkeypatch):
+    """Killed halfway through writing its third checkpoint; then the newest complete checkpoint is damaged:
+    resume warns, falls back to the older one, and ends exactly where the uninterrupted run ends."""
     run_dir, losses_file = tmp_path / "run", tmp_path / "losses.txt"
     process = subprocess.Popen([sys.executable, str(HERE / "resume_script.py"), str(run_dir), str(losses_file)],
                                env={**os.environ, "PYTHONPATH": os.pathsep.join([str(HERE), *sys.path])})
     try:
-        wait_for(lambda: len(list((run_dir / "checkpoints").glob("ckpt-*"))) >= 2, process)
-        time.sleep(0.05)
+        wait_for(lambda: (run_dir / "writing").exists(), process)
     finally:
         process.send_signal(signal.SIGKILL)
         process.wait()
     assert process.returncode == -signal.SIGKILL
-    killed_at = max(int(line.split()[0]) for line in losses_file.read_text().splitlines())
-    checkpoint_step = load_checkpoint(run_dir).step
-    assert 0 < checkpoint_step <= killed_at < 72        # killed mid-run, after its checkpoints
+    (run_dir / "writing").unlink()
+    checkpoints = run_dir / "checkpoints"
+    assert [p.name for p in sorted(checkpoints.iterdir())] == [f".tmp-000003-{process.pid}", "ckpt-000001",
+                                                               "ckpt-000002"]
+    model_file = checkpoints / "ckpt-000002" / "model.safetensors"
+    model_file.write_bytes(model_file.read_bytes()[:-10])
+    older_step = load_checkpoint(checkpoints / "ckpt-000001").step
 
     def no_unpickling(*args, **kwargs):
         raise AssertionError("unpickling during resume")
@@ -192,21 +192,23 @@ def test_sigkill_then_resume_reproduces_the_uninterrupted_losses(tmp_path, monke
     with monkeypatch.context() as patch:
         for module, name in ((torch, "load"), (pickle, "load"), (pickle, "loads"), (pickle, "Unpickler")):
             patch.setattr(module, name, no_unpickling)
-        resumed = train(run_dir, RESUME_CONFIG, resume=True, seed=1)
+        with pytest.warns(CheckpointWarning, match="ckpt-000002 is unusable \\(model.safetensors: .*truncated"):
+            resumed = train(run_dir, RESUME_CONFIG, resume=True, seed=1)
     reference = train(tmp_path / "reference", RESUME_CONFIG)
-    assert resumed[0].step == 72 and len(resumed[1]) == 72 - checkpoint_step   # one batch per step
+    assert older_step == 8 and resumed[0].step == 72 and len(resumed[1]) == 72 - older_step   # one batch per step
     assert_same_run(resumed, reference)
     killed = [float(line.split()[1]) for line in losses_file.read_text().splitlines()]
-    assert killed == pytest.approx(list(reference[1].values())[:len(killed)], abs=1e-6)
+    assert len(killed) == 24 and killed == pytest.approx(list(reference[1].values())[:24], abs=1e-6)
     rows = (run_dir / "log.csv").read_text().splitlines()[1:]
     assert [int(r.split(",")[0]) for r in rows if r.split(",")[2]] == list(range(1, 73))   # no duplicated rows
+    assert not list(checkpoints.glob(".tmp-*"))                  # the killed writer's leftovers are cleaned up
 
 
 def test_resume_checks_the_model(tmp_path):
     torch.manual_seed(0)
     train_data, _ = lm_streams(n=300)
     Trainer(TinyLM(), TrainConfig(progress=False), run_dir=tmp_path).fit(train_data)
-    with pytest.raises(ValueError, match="run_dir: .* holds a tiny_tasks.TinyLM with config"):
+    with pytest.raises(ValueError, match=r"model: the configuration changed \(hidden 12 -> 8\)"):
         Trainer(TinyLM(TinyLMConfig(hidden=8)), TrainConfig(progress=False), run_dir=tmp_path).fit(
             train_data, resume=True)
 

@@ -10,7 +10,7 @@ from torch import nn
 import rnnkit
 from rnnkit.data.streams import Batch, StreamBatches
 from rnnkit.nn.losses import LossOutput
-from rnnkit.train import TrainConfig
+from rnnkit.train import Callback, TrainConfig
 
 
 @dataclass(frozen=True)
@@ -87,6 +87,17 @@ def regression_batches(count: int = 8, rows: int = 4, inputs: int = 3, seed: int
         x = torch.randn(rows, inputs, generator=generator)
         batches.append((x, x @ w + 0.3 + 0.1 * torch.randn(rows, generator=generator)))
     return batches
+
+
+class StopAt(Callback):
+    """Stops training after optimizer step ``step``."""
+
+    def __init__(self, step):
+        self.step = step
+
+    def on_train_batch_end(self, trainer, logs):
+        if trainer.step == self.step:
+            trainer.stop_training = True
 
 
 # The run that test_checkpoint.py kills and resumes (dropout, carried state, validations, plateau).

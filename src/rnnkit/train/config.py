@@ -1,6 +1,7 @@
 """``TrainConfig``: every knob of a training run, frozen and JSON-serialisable (it travels with checkpoints)."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, fields
 
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
@@ -19,8 +20,9 @@ class TrainConfig:
             the last planned step), ``plateau`` (×gamma after more than ``plateau_patience`` validations
             without improvement). ``warmup_steps`` of linear warmup combine with any schedule (see
             :class:`rnnkit.train.optim.LRSchedule` for the exact formula).
-        clip_norm: clip the global gradient norm to this (None: off).  clip_value: clip each gradient
-            element to ``[-clip_value, clip_value]`` (None: off); value clipping runs first.
+        clip_norm: clip the global gradient norm to this (None: off; ``inf`` measures the norm without
+            clipping).  clip_value: clip each gradient element to ``[-clip_value, clip_value]`` (None:
+            off); value clipping runs first.
         accumulate: batches whose gradients are summed (each loss divided by ``accumulate``) per optimizer step.
         epochs: passes over the training data.  max_steps: stop after this many optimizer steps.
         max_time: stop at the first step boundary after this many seconds of training (summed over resumes).
@@ -30,11 +32,17 @@ class TrainConfig:
             On a CPU without native bf16 (``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` False), whose
             oneDNN cannot run the fused LSTM / Elman ops in bf16, those ops run in float32 and the rest
             of the model in bf16 (autocast's rule for ops without a low-precision kernel).
-        seed: seeds python, numpy and torch; each epoch reseeds from ``(seed, epoch, rank)``.
-        log_every: optimizer steps between log rows (CSV, TensorBoard, console lines).
+        seed: seeds python, numpy and torch; each epoch reseeds from ``(seed, epoch, rank)``; 0 to 2**64 - 1.
+        log_every: optimizer steps between log rows (CSV, TensorBoard, console lines); None: about 50
+            rows over the planned steps (every 50 steps when the length is unknown). Every epoch also
+            ends with a row, so a short run still logs a training curve.
         progress: show progress: a rich bar when stderr is a terminal (or ``RNNKIT_PROGRESS=1``),
             else one line every ``log_every`` steps; False prints nothing.
         checkpoint_every: optimizer steps between checkpoints (None: at each validation and epoch end).
+        compile: train through ``torch.compile`` (its defaults); a model already compiled by
+            ``torch.compile(model, ...)`` is trained compiled with its own settings either way.
+
+    Every number must be finite (except ``clip_norm`` / ``clip_value``, where ``inf`` means no clipping).
     """
 
     optimizer: str = "adam"
@@ -56,9 +64,10 @@ class TrainConfig:
     early_stopping_patience: int | None = None
     precision: str = "fp32"
     seed: int = 0
-    log_every: int = 50
+    log_every: int | None = None
     progress: bool = True
     checkpoint_every: int | None = None
+    compile: bool = False
 
     def __post_init__(self):
         _choice("optimizer", self.optimizer, OPTIMIZERS)
@@ -68,17 +77,21 @@ class TrainConfig:
             _number(name, getattr(self, name), positive=True)
         for name in ("weight_decay", "momentum"):
             _number(name, getattr(self, name), positive=False)
-        for name in ("clip_norm", "clip_value", "max_time"):
+        for name in ("clip_norm", "clip_value"):
             if getattr(self, name) is not None:
-                _number(name, getattr(self, name), positive=True)
-        for name in ("step_size", "accumulate", "epochs", "log_every"):
+                _number(name, getattr(self, name), positive=True, infinite=True)
+        if self.max_time is not None:
+            _number("max_time", self.max_time, positive=True)
+        for name in ("step_size", "accumulate", "epochs"):
             _integer(name, getattr(self, name), minimum=1)
         for name in ("warmup_steps", "plateau_patience"):
             _integer(name, getattr(self, name), minimum=0)
-        for name in ("max_steps", "eval_every", "early_stopping_patience", "checkpoint_every"):
+        for name in ("max_steps", "eval_every", "early_stopping_patience", "checkpoint_every", "log_every"):
             if getattr(self, name) is not None:
                 _integer(name, getattr(self, name), minimum=1)
-        _integer("seed", self.seed, minimum=0)
+        _integer("seed", self.seed, minimum=0, maximum=2**64 - 1)
+        if not isinstance(self.compile, bool):
+            raise ValueError(f"compile: expected True or False, got {self.compile!r}")
 
     @classmethod
     def from_dict(cls, values: dict) -> "TrainConfig":
@@ -92,12 +105,17 @@ def _choice(name: str, value, choices: tuple[str, ...]) -> None:
         raise ValueError(f"{name}: expected one of {', '.join(choices)}, got {value!r}")
 
 
-def _number(name: str, value, positive: bool) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (positive and value == 0):
+def _number(name: str, value, positive: bool, infinite: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value != value or value < 0 \
+            or (positive and value == 0):
         expected = "a positive number" if positive else "a number >= 0"
         raise ValueError(f"{name}: expected {expected}, got {value!r}")
+    if value == math.inf and not infinite:
+        raise ValueError(f"{name}: expected a finite number, got {value!r}")
 
 
-def _integer(name: str, value, minimum: int) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < minimum:
-        raise ValueError(f"{name}: expected an integer >= {minimum}, got {value!r}")
+def _integer(name: str, value, minimum: int, maximum: int | None = None) -> None:
+    if isinstance(value, bool) or not isinstance(value, int) or value < minimum \
+            or (maximum is not None and value > maximum):
+        expected = f"an integer >= {minimum}" if maximum is None else f"an integer from {minimum} to {maximum}"
+        raise ValueError(f"{name}: expected {expected}, got {value!r}")

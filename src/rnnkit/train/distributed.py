@@ -11,7 +11,7 @@ from __future__ import annotations
 import atexit
 import os
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator
 
 import torch
 import torch.distributed as dist
@@ -119,13 +119,14 @@ class LossModule(nn.Module):
         return self.model.loss(batch, state=state)
 
 
-def wrap(model: nn.Module, replicas: Replicas) -> nn.Module:
-    """``LossModule(model)``, inside ``DistributedDataParallel`` when there are several replicas."""
+def wrap(model: nn.Module, replicas: Replicas, compiler: Callable[[nn.Module], nn.Module] | None = None) -> nn.Module:
+    """``LossModule(model)``, inside ``DistributedDataParallel`` when there are several replicas, then
+    compiled by ``compiler`` (e.g. ``torch.compile``; None: eager)."""
     module = LossModule(model)
-    if replicas.world_size == 1:
-        return module
-    device_ids = [replicas.device] if replicas.device.type == "cuda" else None
-    return nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+    if replicas.world_size > 1:
+        device_ids = [replicas.device] if replicas.device.type == "cuda" else None
+        module = nn.parallel.DistributedDataParallel(module, device_ids=device_ids)
+    return compiler(module) if compiler is not None else module
 
 
 def shard(data: Any, replicas: Replicas) -> Any:

@@ -1,19 +1,27 @@
-"""What a training run reports: ``log.csv``, TensorBoard events, the console, and ``loss.png``.
+"""What a training run reports: ``log.csv``, TensorBoard events, ``events.log``, the console, ``loss.png``.
 
 Only rank 0 owns a :class:`RunLog`. Rows go to ``RUN_DIR/log.csv`` with the columns
-``step, epoch, loss, val_loss, lr, units_per_s, elapsed`` (empty where a row has no such value),
-to TensorBoard (``RUN_DIR/tensorboard``) when ``torch.utils.tensorboard`` imports, and to the
-console: a rich progress bar (loss, units/s, ETA) when stderr is a terminal or ``RNNKIT_PROGRESS=1``,
-else one line per row, so CI logs stay readable. ``close`` draws ``RUN_DIR/loss.png``.
+``step, epoch, loss, val_loss, lr, units_per_s, elapsed`` (empty where a row has no such value;
+a row's loss is the training loss since the previous row with one), to TensorBoard
+(``RUN_DIR/tensorboard``) when ``torch.utils.tensorboard`` imports, and to the console: a rich
+progress bar (loss, units/s, ETA) when stderr is a terminal or ``RNNKIT_PROGRESS=1``, else one line
+per row, so CI logs stay readable. One-off messages (what a resume changed, why training stopped)
+go to the console and, timestamped, to ``RUN_DIR/events.log``. ``close`` draws ``RUN_DIR/loss.png``.
+A failed write raises an ``OSError`` naming the file.
 """
 from __future__ import annotations
 
 import csv
+import io
 import os
 import sys
+import time
 from pathlib import Path
 
+from .files import replace_atomically, writing
+
 COLUMNS = ("step", "epoch", "loss", "val_loss", "lr", "units_per_s", "elapsed")
+FILES = ("log.csv", "loss.png", "tensorboard", "events.log")    # what a RunLog writes in the run directory
 
 
 class RunLog:
@@ -29,13 +37,17 @@ class RunLog:
     def __init__(self, run_dir: Path | None, console: bool, total_steps: int | None, start_step: int):
         self.run_dir = run_dir
         self.rows: list[dict] = []
-        self._csv = self._tensorboard = self._progress = None
+        self._csv = self._events = self._tensorboard = self._progress = None
         if run_dir is not None:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            self.rows = [row for row in _read_csv(run_dir / "log.csv") if row["step"] <= start_step]
-            _write_csv(run_dir / "log.csv", self.rows)
-            self._csv = open(run_dir / "log.csv", "a", newline="", encoding="utf-8")
-            self._tensorboard = _tensorboard_writer(run_dir / "tensorboard", start_step)
+            with writing(run_dir / "log.csv"):
+                run_dir.mkdir(parents=True, exist_ok=True)
+                self.rows = [row for row in _read_csv(run_dir / "log.csv") if row["step"] <= start_step]
+                replace_atomically(run_dir / "log.csv", _csv_text(self.rows).encode("utf-8"))
+                self._csv = open(run_dir / "log.csv", "a", newline="", encoding="utf-8")
+            with writing(run_dir / "events.log"):
+                self._events = open(run_dir / "events.log", "a", encoding="utf-8")
+            with writing(run_dir / "tensorboard"):
+                self._tensorboard = _tensorboard_writer(run_dir / "tensorboard", start_step)
         self._lines = console
         if console and (sys.stderr.isatty() or os.environ.get("RNNKIT_PROGRESS") == "1"):
             self._progress, self._task = _progress_bar(total_steps, start_step)
@@ -51,19 +63,25 @@ class RunLog:
         row = {name: values.get(name) for name in COLUMNS}
         self.rows.append(row)
         if self._csv is not None:
-            csv.writer(self._csv).writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-            self._csv.flush()
+            with writing(self.run_dir / "log.csv"):
+                csv.writer(self._csv).writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+                self._csv.flush()
         if self._tensorboard is not None:
-            for name in ("loss", "val_loss", "lr", "units_per_s"):
-                if row[name] is not None:
-                    self._tensorboard.add_scalar(name, row[name], global_step=row["step"])
+            with writing(self.run_dir / "tensorboard"):
+                for name in ("loss", "val_loss", "lr", "units_per_s"):
+                    if row[name] is not None:
+                        self._tensorboard.add_scalar(name, row[name], global_step=row["step"])
         if self._lines:
             print(_format(row), file=sys.stderr, flush=True)
         elif self._progress is not None and row["val_loss"] is not None:
             self._progress.console.print(_format(row))
 
     def message(self, text: str) -> None:
-        """A one-off line (e.g. why training stopped)."""
+        """A one-off line (e.g. why training stopped): the console and ``events.log``."""
+        if self._events is not None:
+            with writing(self.run_dir / "events.log"):
+                self._events.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')}  {text}\n")
+                self._events.flush()
         if self._progress is not None:
             self._progress.console.print(text)
         elif self._lines:
@@ -74,14 +92,15 @@ class RunLog:
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
-        if self._csv is not None:
-            self._csv.close()
-            self._csv = None
-        if self._tensorboard is not None:
-            self._tensorboard.close()
-            self._tensorboard = None
+        for name in ("_csv", "_events", "_tensorboard"):
+            handle = getattr(self, name)
+            if handle is not None:
+                setattr(self, name, None)
+                with writing(self.run_dir):
+                    handle.close()
         if self.run_dir is not None:
-            plot_losses(self.rows, self.run_dir / "loss.png")
+            with writing(self.run_dir / "loss.png"):
+                plot_losses(self.rows, self.run_dir / "loss.png")
 
 
 def plot_losses(rows: list[dict], path: Path) -> None:
@@ -102,9 +121,9 @@ def plot_losses(rows: list[dict], path: Path) -> None:
     if axes.lines:
         axes.legend()
     figure.tight_layout()
-    tmp = path.with_name(f".{path.name}.tmp")
-    figure.savefig(tmp, format="png")
-    os.replace(tmp, path)
+    image = io.BytesIO()
+    figure.savefig(image, format="png")
+    replace_atomically(path, image.getvalue())
 
 
 def _format(row: dict) -> str:
@@ -117,23 +136,28 @@ def _format(row: dict) -> str:
 
 
 def _read_csv(path: Path) -> list[dict]:
+    """The rows of a previous ``log.csv``; rows that do not parse (a write cut short) are dropped."""
     if not path.exists():
         return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return [{name: (None if row.get(name) in (None, "") else
-                        int(row[name]) if name in ("step", "epoch") else float(row[name])) for name in COLUMNS}
-                for row in csv.DictReader(handle)]
+    rows = []
+    with open(path, newline="", encoding="utf-8", errors="replace") as handle:
+        for row in csv.DictReader(handle):
+            try:
+                rows.append({name: None if row.get(name) in (None, "") else
+                             int(row[name]) if name in ("step", "epoch") else float(row[name]) for name in COLUMNS})
+            except (TypeError, ValueError):
+                continue
+    return [row for row in rows if row["step"] is not None]
 
 
-def _write_csv(path: Path, rows: list[dict]) -> None:
-    """Rewrites the CSV (header + ``rows``) atomically."""
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
-    os.replace(tmp, path)
+def _csv_text(rows: list[dict]) -> str:
+    """The CSV (header + ``rows``)."""
+    text = io.StringIO(newline="")
+    writer = csv.writer(text)
+    writer.writerow(COLUMNS)
+    for row in rows:
+        writer.writerow(["" if row[c] is None else row[c] for c in COLUMNS])
+    return text.getvalue()
 
 
 def _tensorboard_writer(log_dir: Path, start_step: int):

@@ -1,10 +1,15 @@
 """The trainer's resumable state and how it goes into a checkpoint and comes back.
 
-A checkpoint written by the trainer holds, besides the weights: the optimizer (tensors in
-``optimizer.safetensors``, numbers in ``state.json``), the schedule and GradScaler numbers, the
-:class:`RunState` counters and running means, the history, and per replica its RNG states and the
-recurrent state carried into the next batch (``carry.safetensors``). Every replica sends its part
-to rank 0, which writes the checkpoint.
+A checkpoint written by the trainer holds, besides the weights: the optimizer, schedule, scheduler
+and GradScaler (:meth:`Updater.state`), the :class:`RunState` counters and running means, the
+history, the training config, and per replica its RNG states and the recurrent state carried into
+the next batch (``carry.safetensors``). Every replica sends its part to rank 0, which writes the
+checkpoint.
+
+Resume takes the newest checkpoint that verifies (:func:`~rnnkit.train.checkpoint.load_checkpoint`)
+and fits: the same model class and configuration (a change is refused, naming the fields), the
+same weight shapes, a complete training state, and an optimizer state (and carried state, when the
+run carried one) unless ``reset_optimizer``. Changed training settings are accepted and reported.
 """
 from __future__ import annotations
 
@@ -17,13 +22,14 @@ from typing import Any
 
 import torch
 
-from .checkpoint import has_checkpoint, load_checkpoint, model_description, save_checkpoint
+from .checkpoint import Checkpoint, has_checkpoint, load_checkpoint, model_description, save_checkpoint
+from .compare import check_shapes, config_changes
 from .config import TrainConfig
 from .distributed import Replicas
 from .metrics import Meter
-from .optim import LRSchedule, load_optimizer_state, optimizer_state
 from .rng import get_rng_state
 from .tree import flatten, to_device, unflatten
+from .updater import RESET_HINT, Updater
 
 
 @dataclass
@@ -64,17 +70,24 @@ class RunState:
 
 @dataclass
 class Snapshot:
-    """What :func:`load_snapshot` hands back to the trainer (the model and optimizer are loaded in place)."""
+    """What :func:`load_snapshot` hands back to the trainer (the model and optimizer are loaded in place).
+
+    Attributes:
+        run, history, carry, rng: this replica's training state.
+        path: the checkpoint resumed.
+        changes: the training settings that differ from the run's, as ``"lr 0.002 -> 0.001"``.
+    """
 
     run: RunState
     history: dict[str, list]
     carry: Any
     rng: dict
+    path: Path | None = None
+    changes: list[str] = field(default_factory=list)
 
 
-def save_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  schedule: LRSchedule, scaler: Any, run: RunState, history: dict, carry: Any,
-                  config: TrainConfig, metadata: dict) -> None:
+def save_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, updater: Updater, run: RunState,
+                  history: dict, carry: Any, config: TrainConfig, metadata: dict) -> None:
     """Writes a checkpoint of the whole training state; every replica must call it (rank 0 writes)."""
     structure, carried = flatten(carry)
     local = {str(i): tensor for i, tensor in enumerate(carried)}
@@ -86,47 +99,71 @@ def save_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, 
     for rank, tensors in enumerate(gathered):
         ranks.append(json.loads(bytes(tensors.pop("json").numpy()).decode("utf-8")))
         carry_file.update({f"{rank}.{name}": tensor for name, tensor in tensors.items()})
-    optimizer_tensors, optimizer_rest = optimizer_state(optimizer)
-    state = {"train_config": dataclasses.asdict(config), **run.to_json(), "schedule": schedule.state_dict(),
-             "optimizer": optimizer_rest, "scaler": scaler.state_dict() if scaler is not None else None,
+    optimizer_tensors, updater_entries = updater.state()
+    state = {"train_config": dataclasses.asdict(config), **run.to_json(), **updater_entries,
              "history": history, "world_size": replicas.world_size, "ranks": ranks}
     tensors = {"optimizer": optimizer_tensors, **({"carry": carry_file} if carry_file else {})}
     save_checkpoint(run_dir, model, metadata=metadata, state=state, tensors=tensors)
 
 
-def load_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, optimizer: torch.optim.Optimizer,
-                  schedule: LRSchedule, scaler: Any, device: torch.device) -> Snapshot | None:
-    """Loads the newest checkpoint of ``run_dir`` into the model, optimizer, schedule and scaler.
+def load_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, updater: Updater,
+                  config: TrainConfig, device: torch.device, reset_optimizer: bool = False) -> Snapshot | None:
+    """Loads the newest checkpoint of ``run_dir`` that fits into the model and the updater.
 
     Returns:
         The rest of the state for this replica, or None if ``run_dir`` has no checkpoint.
     Raises:
-        ValueError: the checkpoint belongs to another model class or config, or was written mid-epoch
-            by a different number of replicas.
+        ValueError: no checkpoint fits; the message says why for each (another model class or
+            configuration, a missing optimizer or carried state, a different number of replicas mid-epoch, ...).
     """
     if not has_checkpoint(run_dir):
         return None
-    checkpoint = load_checkpoint(run_dir)
-    mine = json.loads(json.dumps(model_description(model)))
-    if (checkpoint.model_class, checkpoint.config) != (mine["model_class"], mine["config"]):
-        raise ValueError(f"run_dir: {checkpoint.path} holds a {checkpoint.model_class} with config "
-                         f"{checkpoint.config}, but the model is a {mine['model_class']} with config {mine['config']}")
+    decoded: dict[Path, Snapshot] = {}
+
+    def check(checkpoint: Checkpoint) -> None:
+        decoded[checkpoint.path] = _decode(checkpoint, model, updater, config, replicas, device, reset_optimizer)
+
+    checkpoint = load_checkpoint(run_dir, check=check)
+    model.load_state_dict(checkpoint.weights)
+    updater.load(checkpoint.tensors("optimizer"), checkpoint.state, reset_optimizer)
+    return decoded[checkpoint.path]
+
+
+def _decode(checkpoint: Checkpoint, model: torch.nn.Module, updater: Updater, config: TrainConfig,
+            replicas: Replicas, device: torch.device, reset: bool) -> Snapshot:
+    """This replica's training state in ``checkpoint``; ValueError when it does not fit the trainer."""
     state = checkpoint.state
-    run = RunState.from_json({f.name: state[f.name] for f in dataclasses.fields(RunState)})
-    saved_ranks, rank = len(state["ranks"]), replicas.rank
+    mine = json.loads(json.dumps(model_description(model)))
+    if checkpoint.model_class != mine["model_class"]:
+        raise ValueError(f"model: the run trained a {checkpoint.model_class}, this model is a {mine['model_class']}")
+    changed = config_changes(checkpoint.config, mine["config"])
+    if changed:
+        raise ValueError(f"model: the configuration changed ({', '.join(changed)}); resume needs the run's model")
+    check_shapes(checkpoint.weights, model.state_dict(), "the model")
+    try:
+        run = RunState.from_json({f.name: state[f.name] for f in dataclasses.fields(RunState)})
+        saved_ranks = len(state["ranks"])
+        own = state["ranks"][replicas.rank if saved_ranks == replicas.world_size else 0]
+        rng, structure, train_config = own["rng"], own["carry"], state["train_config"]
+        history = {name: list(values) for name, values in state["history"].items()}
+    except (KeyError, TypeError, IndexError, AttributeError) as err:
+        raise ValueError(f"state.json: no complete training state (missing {err}); "
+                         "was it written by a Trainer?") from None
     if saved_ranks != replicas.world_size and run.position != 0:
         raise ValueError(f"run_dir: the checkpoint was written mid-epoch by {saved_ranks} replicas; "
                          f"resume it with the same number of replicas, not {replicas.world_size}")
-    model.load_state_dict(checkpoint.weights)
-    load_optimizer_state(optimizer, checkpoint.tensors("optimizer"), state["optimizer"])
-    if scaler is not None and state["scaler"]:
-        scaler.load_state_dict(state["scaler"])
-    schedule.load_state_dict(state["schedule"])
-    own = state["ranks"][rank if saved_ranks == replicas.world_size else 0]
-    carried = {name.split(".", 1)[1]: tensor for name, tensor in checkpoint.tensors("carry").items()
-               if name.split(".", 1)[0] == str(rank)}
-    carry = to_device(unflatten(own["carry"], [carried[str(i)] for i in range(len(carried))]), device)
-    return Snapshot(run, {name: list(values) for name, values in state["history"].items()}, carry, own["rng"])
+    updater.check(state, checkpoint.missing, reset)
+    carry = None
+    if structure is not None and "carry" in checkpoint.missing and not reset:
+        raise ValueError(f"carry.safetensors: missing, but the run carried a state; {RESET_HINT} "
+                         "and the carried state restarting from zero")
+    if structure is not None and "carry" not in checkpoint.missing:
+        prefix = f"{replicas.rank if saved_ranks == replicas.world_size else 0}."
+        carried = {name[len(prefix):]: t for name, t in checkpoint.tensors("carry").items() if name.startswith(prefix)}
+        if sorted(carried) != sorted(map(str, range(len(carried)))):
+            raise ValueError(f"carry.safetensors: expected tensors {prefix}0 ... {prefix}N, got {sorted(carried)[:4]}")
+        carry = to_device(unflatten(structure, [carried[str(i)] for i in range(len(carried))]), device)
+    return Snapshot(run, history, carry, rng, checkpoint.path, config_changes(train_config, dataclasses.asdict(config)))
 
 
 def _text_tensor(text: str) -> torch.Tensor:

@@ -18,6 +18,13 @@ iterating the data, so a re-iterable whose order depends on those generators rep
 epoch. A checkpoint saves the weights, optimizer, schedule, RNG states, carried state, running
 means and the position in the epoch; ``fit(resume=True)`` reseeds the epoch, skips the batches
 already consumed, restores the RNG states and continues exactly as the uninterrupted run would.
+
+Run directory: ``fit`` holds it (:class:`~rnnkit.train.rundir.RunDir`: locked, and a fresh run only
+into an empty directory unless ``overwrite``) and records what it writes there (``checkpoints/``,
+``log.csv``, ``loss.png``, ``tensorboard/``, ``events.log``).
+
+Compiled models: ``Trainer(torch.compile(model))`` (or ``TrainConfig(compile=True)``) trains through
+a compiled ``model.loss``; the trainer keeps the original module (:mod:`rnnkit.train.compiled`).
 """
 from __future__ import annotations
 
@@ -25,7 +32,6 @@ import contextlib
 import dataclasses
 import json
 import math
-import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -33,19 +39,24 @@ from typing import Any
 import torch
 from torch import nn
 
-from ..nn.losses import LossOutput
 from . import distributed
 from .callbacks import Callback, CallbackList, History
 from .checkpoint import CHECKPOINTS
+from .compiled import split_compiled
 from .config import TrainConfig
 from .metrics import Meter
-from .optim import LRSchedule, build_optimizer
+from .outputs import checked, floats
+from .plan import length, log_interval, planned_steps
 from .rng import derive_seed, get_rng_state, seed_everything, set_rng_state
+from .rundir import RunDir, hold_for_fit
+from .runlog import FILES as LOG_FILES
 from .runlog import RunLog
-from .snapshot import RunState, load_snapshot, save_snapshot
+from .snapshot import RunState, Snapshot, load_snapshot, save_snapshot
 from .tree import detach, to_device
+from .updater import Updater
 
 _AUTOCAST = {"bf16": torch.bfloat16, "fp16": torch.float16}
+_ENTRIES = (CHECKPOINTS, *LOG_FILES)   # what a fit writes in its run directory
 
 
 class Trainer:
@@ -53,43 +64,54 @@ class Trainer:
 
     Arguments:
         model: an ``nn.Module`` with ``loss(batch, state=None) -> LossOutput`` and, to rebuild it from
-            a checkpoint, a dataclass ``config``.
+            a checkpoint, a dataclass ``config``; or ``torch.compile(module)`` of one.
         config: the :class:`TrainConfig`.
-        run_dir: where checkpoints, ``log.csv``, TensorBoard events and ``loss.png`` go (None: nowhere).
-            A fresh ``fit`` replaces the previous run's checkpoints and logs there.
+        run_dir: where checkpoints, ``log.csv``, TensorBoard events, ``events.log`` and ``loss.png`` go
+            (None: nowhere): a path, which each ``fit`` opens and closes as a :class:`RunDir`, or an
+            open :class:`RunDir`, used as it is. A fresh ``fit`` needs an empty directory (or
+            ``overwrite``); a second fresh ``fit`` of this trainer replaces its own first run there.
         callbacks: :class:`Callback` objects, called after the trainer's own :class:`History`.
         metadata: JSON-serialisable task data saved with every checkpoint (e.g. the vocabulary).
         device: where to train; None picks ``cuda:LOCAL_RANK`` when CUDA is available, else CPU.
+        overwrite: a fresh ``fit`` into a path replaces what rnnkit wrote there (only that).
+        optimizer: a ``torch.optim.Optimizer`` over the model's parameters instead of ``config.optimizer``.
+        scheduler: a ``torch.optim.lr_scheduler`` object of ``optimizer`` (see :class:`Updater`).
 
     Attributes:
-        model, optimizer, config, history, step (optimizer steps done), epoch (epochs done),
-        stop_training (a callback sets it to stop after the current optimizer step), best_val_loss,
-        run (the resumable :class:`RunState`).
+        model: the module trained (the original module of a compiled one).
+        optimizer: the optimizer (named by the config, or the one passed).
+        config: the :class:`TrainConfig`.  history: the :class:`History`.  run_dir: a Path, or None.
+        step: optimizer steps done.  epoch: epochs done.  best_val_loss: the lowest validation loss so far.
+        stop_training: a callback sets it to stop after the current optimizer step.
+        run: the resumable :class:`RunState`.
     """
 
-    def __init__(self, model: nn.Module, config: TrainConfig = TrainConfig(), run_dir: str | Path | None = None,
-                 callbacks: list[Callback] | tuple = (), metadata: dict | None = None, device=None):
+    def __init__(self, model: nn.Module, config: TrainConfig = TrainConfig(),
+                 run_dir: str | Path | RunDir | None = None, callbacks: list[Callback] | tuple = (),
+                 metadata: dict | None = None, device=None, *, overwrite: bool = False,
+                 optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None):
+        if not isinstance(config, TrainConfig):
+            raise ValueError(f"config: expected a rnnkit.train.TrainConfig, got {type(config).__name__}")
+        model, compiler = split_compiled(model, config.compile) if isinstance(model, nn.Module) else (model, None)
         if not isinstance(model, nn.Module) or not callable(getattr(model, "loss", None)):
             raise ValueError(f"model: expected an nn.Module with a loss(batch, state=None) method, "
                              f"got {type(model).__name__}")
-        if not isinstance(config, TrainConfig):
-            raise ValueError(f"config: expected a rnnkit.train.TrainConfig, got {type(config).__name__}")
         try:
             json.dumps(metadata or {})
         except (TypeError, ValueError) as err:
             raise ValueError(f"metadata: expected a JSON-serialisable dict, got {metadata!r:.80}") from err
         self.config = config
-        self.run_dir = Path(run_dir) if run_dir is not None else None
+        self._given_run_dir = run_dir if isinstance(run_dir, RunDir) else None
+        self.run_dir = Path(getattr(run_dir, "path", run_dir)) if run_dir is not None else None
+        self.overwrite = bool(overwrite)
         self.metadata = dict(metadata or {})
         self.replicas = distributed.setup(device)
         self.device = self.replicas.device
         if config.precision == "fp16" and self.device.type != "cuda":
             raise ValueError(f"precision: 'fp16' needs a CUDA device, got device {self.device}; use 'bf16' or 'fp32'")
         self.model = model.to(self.device)
-        self._loss_module = distributed.wrap(self.model, self.replicas)
-        self.optimizer = build_optimizer(self.model.parameters(), config)
-        self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
-        self.schedule: LRSchedule | None = None
+        self._loss_module = distributed.wrap(self.model, self.replicas, compiler)
+        self.updater = Updater(self.model, config, optimizer, scheduler)
         self.history = History()
         self.callbacks = CallbackList([self.history, *callbacks])
         self.stop_training = False
@@ -98,6 +120,22 @@ class Trainer:
         self._fit_started = self._interval_started = time.perf_counter()
         self._saved_at: tuple | None = None
         self._log: RunLog | None = None
+        self._log_every = log_interval(config, None)
+        self._wrote_run = False       # a fit of this trainer has written into run_dir
+
+    @property
+    def optimizer(self) -> torch.optim.Optimizer:
+        """The optimizer (named by the config, or the one passed)."""
+        return self.updater.optimizer
+
+    @property
+    def schedule(self) -> Any:
+        """The learning-rate schedule of a named optimizer during ``fit`` (a callback may wrap it)."""
+        return self.updater.schedule
+
+    @schedule.setter
+    def schedule(self, schedule: Any) -> None:
+        self.updater.schedule = schedule
 
     @property
     def step(self) -> int:
@@ -115,42 +153,60 @@ class Trainer:
         return self.run.best_val_loss
 
     # ------------------------------------------------------------------ public
-    def fit(self, train_data: Any, val_data: Any = None, resume: bool = False) -> History:
+    def fit(self, train_data: Any, val_data: Any = None, resume: bool = False, *,
+            reset_optimizer: bool = False) -> History:
         """Trains for ``config.epochs`` (or until a stop condition) and returns the :class:`History`.
 
         Arguments:
             train_data: a re-iterable of batches (``iter()`` once per epoch), each accepted by ``model.loss``.
             val_data: batches for validation (None: no validation, no early stopping).
-            resume: continue from the newest checkpoint in ``run_dir`` (a fresh start if there is none).
+            resume: continue from the newest good checkpoint in ``run_dir`` (a fresh start if there is
+                none); changed training settings are accepted and written to the log.
+            reset_optimizer: on resume, start from a fresh optimizer (also when the checkpoint has no
+                optimizer or carried state, which is otherwise refused).
+        Raises:
+            RunDirError: the run directory is held by another process, or holds files of another run.
+            ValueError: bad data, or (resume) no checkpoint fits this trainer.
+            OSError: a checkpoint or log could not be written (the message names the file).
         """
         cfg = self.config
-        if val_data is None and (cfg.early_stopping_patience is not None or cfg.schedule == "plateau"):
-            raise ValueError("val_data: early_stopping_patience and the 'plateau' schedule follow the validation "
-                             "loss; expected validation data, got None")
+        if val_data is None and (cfg.early_stopping_patience is not None or self.updater.follows_validation):
+            raise ValueError("val_data: early_stopping_patience and the 'plateau' schedule (or a ReduceLROnPlateau "
+                             "scheduler) follow the validation loss; expected validation data, got None")
         train = distributed.shard(train_data, self.replicas)
         carry = bool(getattr(train_data, "carry_state", False))
-        self.schedule = LRSchedule(cfg, _planned_steps(cfg, _length(train)))
-        resume_rng = self._restore() if resume else None
-        if resume_rng is None:
-            self._start_fresh()
-        self.stop_training = False
-        if self.replicas.is_main:
-            self._log = RunLog(self.run_dir, cfg.progress, self.schedule.total_steps, self.step)
-        self._fit_started = self._interval_started = time.perf_counter()
-        self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
-        reason = self._stop_reason()
-        while reason is None and self.epoch < cfg.epochs:
-            reason = self._run_epoch(train, val_data, carry, resume_rng)
-            resume_rng = None
-        reason = reason or "epochs"
-        if self._saved_at != self._where():
-            self._checkpoint()
-        if self._log is not None:
-            self._log.message(f"training stopped ({reason}) at step {self.step}, epoch {self.epoch}")
-            self._log.close()
-            self._log = None
-        self.callbacks.call("on_train_end", self, {"step": self.step, "epoch": self.epoch, "stopped": reason})
-        self.replicas.barrier()
+        planned = planned_steps(cfg, length(train))
+        self.updater.plan(planned)
+        self._log_every = log_interval(cfg, planned)
+        continuing = resume or self._wrote_run
+        with hold_for_fit(self._given_run_dir or self.run_dir, self.replicas, resume=continuing,
+                          overwrite=self.overwrite and not continuing, replace=self._wrote_run and not resume,
+                          entries=_ENTRIES):
+            self._wrote_run = self.run_dir is not None
+            snapshot = self._restore(reset_optimizer) if resume else None
+            if snapshot is None:
+                self._start_fresh()
+            self.stop_training = False
+            if self.replicas.is_main:
+                self._log = RunLog(self.run_dir, cfg.progress, planned, self.step)
+                if snapshot is not None:
+                    self._report_resume(snapshot, reset_optimizer)
+            self._fit_started = self._interval_started = time.perf_counter()
+            self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
+            resume_rng = snapshot.rng if snapshot is not None else None
+            reason = self._stop_reason()
+            while reason is None and self.epoch < cfg.epochs:
+                reason = self._run_epoch(train, val_data, carry, resume_rng)
+                resume_rng = None
+            reason = reason or "epochs"
+            if self._saved_at != self._where():
+                self._checkpoint()
+            if self._log is not None:
+                self._log.message(f"training stopped ({reason}) at step {self.step}, epoch {self.epoch}")
+                self._log.close()
+                self._log = None
+            self.callbacks.call("on_train_end", self, {"step": self.step, "epoch": self.epoch, "stopped": reason})
+            self.replicas.barrier()
         return self.history
 
     def evaluate(self, data: Any) -> dict[str, float]:
@@ -171,8 +227,8 @@ class Trainer:
         try:
             with torch.no_grad(), self._autocast():
                 for batch in batches:
-                    out = _checked(self.model.loss(to_device(batch, self.device), state=state))
-                    meter.add(float(out.loss), out.count, _floats(out.metrics))
+                    out = checked(self.model.loss(to_device(batch, self.device), state=state))
+                    meter.add(float(out.loss), out.count, floats(out.metrics))
                     state = out.state if carry else None
         finally:
             self.model.train(training)
@@ -199,14 +255,14 @@ class Trainer:
         if resume_rng is not None and run.position:
             set_rng_state(resume_rng)
         self.model.train()
-        length, micro, reason, exhausted = _length(train), 0, None, False
+        batches_per_epoch, micro, reason, exhausted = length(train), 0, None, False
         for batch in batches:
             if reason is not None:
                 break
             index = run.position + micro
             if self.callbacks.wants("on_train_batch_begin"):
                 self.callbacks.call("on_train_batch_begin", self, {"batch": index, "step": run.step})
-            sync = micro + 1 == cfg.accumulate or length is None or index == length - 1
+            sync = micro + 1 == cfg.accumulate or batches_per_epoch is None or index == batches_per_epoch - 1
             logs = self._train_batch(batch, carry, sync)
             micro += 1
             if micro == cfg.accumulate:
@@ -225,14 +281,16 @@ class Trainer:
                 self._optimizer_step(micro)
                 run.position += micro
                 reason = self._after_step(val_data)
-        if not exhausted and self._saved_at != self._where():
-            self._checkpoint()      # the stop point, before the report below touches the validation state
-        if val_data is not None and cfg.eval_every is None:
+        if not exhausted:           # the stop point: its row and checkpoint, before validation touches the state
+            self._write_row(with_loss=run.interval_meter.count > 0, validated=False)
+            if self._saved_at != self._where():
+                self._checkpoint()
+        validated = val_data is not None and cfg.eval_every is None
+        if validated:
             self._validate(val_data)
-            self._write_row(with_loss=False, validated=True)
+        self._write_row(with_loss=exhausted and run.interval_meter.count > 0, validated=validated)
         means, _ = run.epoch_meter.summary(self.replicas.all_reduce_sum)
-        logs = {"epoch": run.epoch, "step": run.step, **means,
-                "lr": self.optimizer.param_groups[0]["lr"], **run.last_validation}
+        logs = {"epoch": run.epoch, "step": run.step, **means, "lr": self.updater.lr, **run.last_validation}
         self.callbacks.call("on_epoch_end", self, logs)
         if exhausted:
             run.epoch, run.position, self._carry = run.epoch + 1, 0, None
@@ -243,14 +301,15 @@ class Trainer:
     def _train_batch(self, batch: Any, carry: bool, sync: bool) -> dict:
         """Forward and backward of one batch; returns its logs (loss, count, metrics)."""
         batch = to_device(batch, self.device)
-        ddp = isinstance(self._loss_module, nn.parallel.DistributedDataParallel)
+        ddp = self.replicas.world_size > 1
         with self._loss_module.no_sync() if ddp and not sync else contextlib.nullcontext():
             with self._autocast():
-                out = _checked(self._loss_module(batch, self._carry))
+                out = checked(self._loss_module(batch, self._carry))
             loss = out.loss.float() if self.config.accumulate == 1 else out.loss.float() / self.config.accumulate
-            (self.scaler.scale(loss) if self.scaler is not None else loss).backward()
-        value, metrics = float(out.loss.detach()), _floats(out.metrics)
-        if not math.isfinite(value) and self.scaler is None:
+            scaler = self.updater.scaler
+            (scaler.scale(loss) if scaler is not None else loss).backward()
+        value, metrics = float(out.loss.detach()), floats(out.metrics)
+        if not math.isfinite(value) and scaler is None:
             raise FloatingPointError(f"model.loss: the loss is {value} at step {self.step} (epoch {self.epoch}); "
                                      "lower lr, clip gradients, or check the data")
         if carry:
@@ -260,26 +319,8 @@ class Trainer:
         return {"loss": value, "count": out.count, **metrics}
 
     def _optimizer_step(self, micro: int) -> dict:
-        """Unscale, rescale a short accumulation, clip, set the lr and step; returns lr (and grad_norm)."""
-        cfg = self.config
-        if self.scaler is not None:
-            self.scaler.unscale_(self.optimizer)
-        params = [p for group in self.optimizer.param_groups for p in group["params"] if p.grad is not None]
-        if micro != cfg.accumulate:
-            for p in params:
-                p.grad.mul_(cfg.accumulate / micro)
-        logs = {}
-        if cfg.clip_value is not None:
-            nn.utils.clip_grad_value_(params, cfg.clip_value)
-        if cfg.clip_norm is not None:
-            logs["grad_norm"] = float(nn.utils.clip_grad_norm_(params, cfg.clip_norm))
-        logs["lr"] = self.schedule.apply(self.optimizer, self.run.step)
-        if self.scaler is not None:
-            self.scaler.step(self.optimizer)
-            self.scaler.update()
-        else:
-            self.optimizer.step()
-        self.optimizer.zero_grad(set_to_none=True)
+        """The update from ``micro`` batches' gradients; returns lr (and grad_norm)."""
+        logs = self.updater.step(micro, self.run.step)
         self.run.step += 1
         return logs
 
@@ -294,8 +335,7 @@ class Trainer:
         validated = cfg.eval_every is not None and val_data is not None and step % cfg.eval_every == 0
         if validated:
             self._validate(val_data)
-        if step % cfg.log_every == 0 or validated:
-            self._write_row(with_loss=step % cfg.log_every == 0, validated=validated)
+        self._write_row(with_loss=step % self._log_every == 0, validated=validated)
         if (step % cfg.checkpoint_every == 0) if cfg.checkpoint_every is not None else validated:
             self._checkpoint()
         return self._stop_reason()
@@ -303,14 +343,17 @@ class Trainer:
     def _validate(self, val_data: Any) -> None:
         results, run = self.evaluate(val_data), self.run
         run.last_validation = {f"val_{name}": value for name, value in results.items()}
-        self.schedule.observe(results["loss"])
+        self.updater.observe(results["loss"])
         if results["loss"] < run.best_val_loss:
             run.best_val_loss, run.bad_validations = results["loss"], 0
         else:
             run.bad_validations += 1
 
     def _write_row(self, with_loss: bool, validated: bool) -> None:
-        """One log row; every replica takes part in pooling the interval's statistics."""
+        """One log row (none without a loss or a validation); every replica takes part in pooling the
+        interval's statistics."""
+        if not (with_loss or validated):
+            return
         values, run = {}, self.run
         if with_loss:
             means, count = run.interval_meter.summary(self.replicas.all_reduce_sum)
@@ -320,8 +363,7 @@ class Trainer:
         if validated:
             values["val_loss"] = run.last_validation["val_loss"]
         if self._log is not None:
-            self._log.row(step=run.step, epoch=run.epoch, lr=self.optimizer.param_groups[0]["lr"],
-                          elapsed=self._elapsed(), **values)
+            self._log.row(step=run.step, epoch=run.epoch, lr=self.updater.lr, elapsed=self._elapsed(), **values)
 
     def _stop_reason(self) -> str | None:
         cfg, run = self.config, self.run
@@ -348,74 +390,39 @@ class Trainer:
         dtype = _AUTOCAST.get(self.config.precision)
         return torch.autocast(self.device.type, dtype=dtype) if dtype else contextlib.nullcontext()
 
-    # ------------------------------------------------------------------ checkpoints
+    # ------------------------------------------------------------------ run directory and checkpoints
     def _start_fresh(self) -> None:
         """A new run: counters, running means and history restart (the model and optimizer state stay,
-        as in a second Keras ``fit``); rank 0 clears the run directory of a previous run's files."""
+        as in a second Keras ``fit``)."""
         self.run, self._carry, self._saved_at = RunState(), None, None
         self.history.history = {}
-        if self.replicas.is_main and self.run_dir is not None:
-            _clear_run(self.run_dir)
 
     def _checkpoint(self) -> None:
         """Saves a checkpoint of the whole training state (a no-op without a run directory)."""
         if self.run_dir is None:
             return
-        save_snapshot(self.run_dir, self.replicas, model=self.model, optimizer=self.optimizer,
-                      schedule=self.schedule, scaler=self.scaler,
+        save_snapshot(self.run_dir, self.replicas, model=self.model, updater=self.updater,
                       run=dataclasses.replace(self.run, elapsed=self._elapsed()), history=self.history.history,
                       carry=self._carry, config=self.config, metadata=self.metadata)
         self._saved_at = self._where()
 
-    def _restore(self) -> dict | None:
-        """Loads the newest checkpoint into the trainer; returns this replica's RNG state (None: no checkpoint)."""
+    def _restore(self, reset_optimizer: bool) -> Snapshot | None:
+        """Loads the newest checkpoint that fits into the trainer (None: no checkpoint)."""
         if self.run_dir is None:
             raise ValueError("run_dir: resume=True needs the run directory of the interrupted run, got None")
-        snapshot = load_snapshot(self.run_dir, self.replicas, model=self.model, optimizer=self.optimizer,
-                                 schedule=self.schedule, scaler=self.scaler, device=self.device)
-        if snapshot is None:
-            return None
-        self.run, self._carry, self.history.history = snapshot.run, snapshot.carry, snapshot.history
-        self._saved_at = self._where()
-        return snapshot.rng
+        snapshot = load_snapshot(self.run_dir, self.replicas, model=self.model, updater=self.updater,
+                                 config=self.config, device=self.device, reset_optimizer=reset_optimizer)
+        if snapshot is not None:
+            self.run, self._carry, self.history.history = snapshot.run, snapshot.carry, snapshot.history
+            self._saved_at = self._where()
+        return snapshot
+
+    def _report_resume(self, snapshot: Snapshot, reset_optimizer: bool) -> None:
+        """Where training resumes, with a fresh optimizer or not, and which settings changed (the log)."""
+        self._log.message(f"resumed from {snapshot.path} at step {self.step}, epoch {self.epoch}"
+                          + (" with a fresh optimizer (reset_optimizer)" if reset_optimizer else ""))
+        if snapshot.changes:
+            self._log.message(f"training settings changed since the checkpoint: {', '.join(snapshot.changes)}")
 
 
 _END = object()
-
-
-def _checked(out: Any) -> LossOutput:
-    """Validates what ``model.loss`` returned."""
-    loss = getattr(out, "loss", None)
-    if not isinstance(loss, torch.Tensor) or loss.dim() != 0:
-        raise ValueError(f"model.loss: expected a LossOutput with a scalar tensor loss, got {type(out).__name__}"
-                         + (f" with loss of shape {tuple(loss.shape)}" if isinstance(loss, torch.Tensor) else ""))
-    count = getattr(out, "count", None)
-    if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-        raise ValueError(f"model.loss: expected LossOutput.count to be a positive int, got {count!r}")
-    return out
-
-
-def _floats(metrics: dict) -> dict[str, float]:
-    return {name: float(value) for name, value in (metrics or {}).items()}
-
-
-def _length(data: Any) -> int | None:
-    try:
-        return len(data)
-    except TypeError:
-        return None
-
-
-def _planned_steps(cfg: TrainConfig, batches_per_epoch: int | None) -> int | None:
-    """Optimizer steps the run will take if nothing stops it early (None if unknown)."""
-    by_epochs = None if batches_per_epoch is None else cfg.epochs * -(-batches_per_epoch // cfg.accumulate)
-    known = [steps for steps in (by_epochs, cfg.max_steps) if steps is not None]
-    return min(known) if known else None
-
-
-def _clear_run(run_dir: Path) -> None:
-    """Removes a previous run's checkpoints and logs from ``run_dir`` (a fresh ``fit`` starts over)."""
-    shutil.rmtree(run_dir / CHECKPOINTS, ignore_errors=True)
-    shutil.rmtree(run_dir / "tensorboard", ignore_errors=True)
-    for name in ("log.csv", "loss.png"):
-        (run_dir / name).unlink(missing_ok=True)
