@@ -16,11 +16,53 @@ import torch.nn.functional as F
 EPSILON = 1e-7
 
 
+ELEMENTWISE, ONE_HOT, SPARSE = "elementwise", "one-hot", "sparse"
+_EXPECTS = {ELEMENTWISE: "targets of the output's shape",
+            ONE_HOT: "one-hot targets of the output's shape (integer labels: use sparse_categorical_crossentropy)",
+            SPARSE: "integer labels of the output's shape without its last axis"}
+
+
+def _fits(rule: str | None, target: tuple, output: tuple) -> bool:
+    if rule == SPARSE:
+        return target in (output[:-1], output[:-1] + (1,))
+    if rule == ONE_HOT:
+        return target == output
+    if rule == ELEMENTWISE:    # Keras' squeeze_or_expand_to_same_rank: a last axis of 1 may be missing on either
+        return target in (output, output + (1,)) or (output[-1:] == (1,) and target == output[:-1])
+    return target[:1] == output[:1]
+
+
+def check_target(rule: str | None, y_true: torch.Tensor, y_pred: torch.Tensor, argument: str = "y_true",
+                 output: str = "the prediction", loss: str = "the loss") -> None:
+    """Checks that targets fit predictions under a loss's rule (:func:`rule_of`); None checks the batch size.
+    Sparse labels must also name one of the output's classes.
+
+    Raises:
+        ValueError: naming ``argument``, the targets' shape (or labels), ``output`` and its shape, and what
+            ``loss`` expects.
+    """
+    target, shape = tuple(y_true.shape), tuple(y_pred.shape)
+    if not _fits(rule, target, shape):
+        expects = _EXPECTS.get(rule, "as many samples as the output")
+        raise ValueError(f"{argument}: a batch of shape {target} does not fit {output} of shape {shape}; "
+                         f"{loss} expects {expects}")
+    if rule == SPARSE and y_true.numel() and not torch.compiler.is_compiling():
+        low, high = int(y_true.min()), int(y_true.max())
+        if low < 0 or high >= shape[-1]:
+            raise ValueError(f"{argument}: labels in [{low}, {high}] do not fit the {shape[-1]} classes of {output}; "
+                             f"{loss} expects integer labels in [0, {shape[-1]})")
+
+
 def _same_rank(y_true: torch.Tensor, y_pred: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """Keras' ``squeeze_or_expand_to_same_rank``: ``(B,)`` against ``(B, 1)`` gains or loses the last axis."""
-    if y_true.dim() == y_pred.dim() - 1 and y_pred.shape[-1] == 1:
+    """Keras' ``squeeze_or_expand_to_same_rank``: ``(B,)`` against ``(B, 1)`` gains or loses the last axis.
+
+    Raises:
+        ValueError: targets of another shape.
+    """
+    check_target(ELEMENTWISE, y_true, y_pred)
+    if y_true.dim() == y_pred.dim() - 1:
         y_true = y_true.unsqueeze(-1)
-    elif y_pred.dim() == y_true.dim() - 1 and y_true.shape[-1] == 1:
+    elif y_pred.dim() == y_true.dim() - 1:
         y_true = y_true.squeeze(-1)
     return y_true.to(y_pred.dtype), y_pred
 
@@ -55,10 +97,7 @@ def binary_crossentropy(y_true, y_pred, from_logits: bool = False):
 
 
 def categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
-    if y_true.shape != y_pred.shape:
-        raise ValueError(f"y_true: categorical_crossentropy expects one-hot targets of the prediction's shape "
-                         f"{tuple(y_pred.shape)}, got {tuple(y_true.shape)} (integer labels: use "
-                         "sparse_categorical_crossentropy)")
+    check_target(ONE_HOT, y_true, y_pred, loss="categorical_crossentropy")
     if from_logits:
         log_p = torch.log_softmax(y_pred, dim=-1)
     else:
@@ -67,11 +106,9 @@ def categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
 
 
 def sparse_categorical_crossentropy(y_true, y_pred, from_logits: bool = False):
-    if y_true.dim() == y_pred.dim() and y_true.shape[-1] == 1:
+    check_target(SPARSE, y_true, y_pred, loss="sparse_categorical_crossentropy")
+    if y_true.dim() == y_pred.dim():
         y_true = y_true.squeeze(-1)
-    if tuple(y_true.shape) != tuple(y_pred.shape[:-1]):
-        raise ValueError(f"y_true: sparse_categorical_crossentropy expects integer labels of shape "
-                         f"{tuple(y_pred.shape[:-1])}, got {tuple(y_true.shape)}")
     if from_logits:
         log_p = torch.log_softmax(y_pred, dim=-1)
     else:
@@ -142,6 +179,16 @@ def get(identifier: Any, argument: str = "loss") -> Callable:
     raise ValueError(f"{argument}: expected one of {sorted(FUNCTIONS)}, a Loss or a callable, got {identifier!r}")
 
 
+_RULES = {mean_squared_error: ELEMENTWISE, mean_absolute_error: ELEMENTWISE,
+          mean_absolute_percentage_error: ELEMENTWISE, huber: ELEMENTWISE, binary_crossentropy: ELEMENTWISE,
+          categorical_crossentropy: ONE_HOT, sparse_categorical_crossentropy: SPARSE}
+
+
+def rule_of(loss: Callable) -> str | None:
+    """What a built-in loss expects of the targets (:func:`check_target`'s rule); None for other callables."""
+    return _RULES.get(loss.function if isinstance(loss, Loss) else loss)
+
+
 def name_of(loss: Callable) -> str:
     """The Keras name of a loss (for resolving ``"accuracy"`` and for configs)."""
     if isinstance(loss, Loss):
@@ -161,6 +208,11 @@ def compute(loss: Callable, y_true: torch.Tensor, y_pred: torch.Tensor, sample_w
         weight = mask * (mask.numel() / mask.sum().clamp_min(1.0))
     if sample_weight is not None:
         sample_weight = sample_weight.to(values.dtype)
+        while sample_weight.dim() > values.dim() and sample_weight.shape[-1] == 1:
+            sample_weight = sample_weight.squeeze(-1)
+        if tuple(sample_weight.shape) != tuple(values.shape[:sample_weight.dim()]):
+            raise ValueError(f"sample_weight: a batch of shape {tuple(sample_weight.shape)} does not fit the loss "
+                             f"values of shape {tuple(values.shape)} (one weight per sample, or per sample and step)")
         while sample_weight.dim() < values.dim():
             sample_weight = sample_weight.unsqueeze(-1)
         weight = sample_weight if weight is None else weight * sample_weight

@@ -135,7 +135,10 @@ class TrainingMixin:
             targets = [y[name] for name in names]
         else:
             targets = list(y) if isinstance(y, (list, tuple)) and len(preds) > 1 else [y]
-        if len(targets) != len(preds) or any(t is None for t in targets):
+        if y is None or any(t is None for t in targets):
+            raise ValueError(f"y: the loss needs targets for the {len(preds)} output(s), got none (pass y, or "
+                             "batches of (x, y))")
+        if len(targets) != len(preds):
             raise ValueError(f"y: expected {len(preds)} target arrays (one per output), got {len(targets)}")
         loss_fns = [losses.get(spec) if spec is not None else None for spec in _per_output(self.loss, names, "loss")]
         weights = _per_output(self.loss_weights if self.loss_weights is not None else 1.0, names, "loss_weights")
@@ -146,6 +149,8 @@ class TrainingMixin:
         for k, (name, fn, weight, target, pred) in enumerate(zip(names, loss_fns, weights, targets, preds)):
             mask = get_mask(pred)
             if fn is not None:
+                output = "the model's output" if len(preds) == 1 else f"the output {name!r}"
+                losses.check_target(losses.rule_of(fn), target, pred, "y", output, losses.name_of(fn))
                 value = losses.compute(fn, target, pred, sample_weight, mask)
                 total = total + (1.0 if weight is None else float(weight)) * value
                 if len(preds) > 1:
@@ -180,8 +185,15 @@ class TrainingMixin:
         params = list(self.parameters())
         return params[0].device if params and params[0].device.type not in ("cpu", "meta") else None
 
-    def _ensure_built_on(self, batch: tuple) -> None:
-        """Builds an unbuilt model on one batch (the engine needs the parameters to exist)."""
+    def _ensure_built_on(self, data: Any) -> None:
+        """Builds an unbuilt model on the first batch of ``data`` (the engine needs the parameters to exist).
+
+        Raises:
+            ValueError: data without a single batch.
+        """
+        batch = next(iter(data), None)
+        if batch is None:
+            raise ValueError("x: expected at least one sample, got none")
         if not self.built or not list(self.parameters()):
             with torch.no_grad():
                 self(batch[0])
@@ -211,7 +223,7 @@ class TrainingMixin:
             val.batch_size = data_adapter._batch_size(validation_batch_size, "validation_batch_size")
         train = _limit(train, steps_per_epoch, "steps_per_epoch")
         val = _limit(val, validation_steps, "validation_steps")
-        self._ensure_built_on(next(iter(train)))
+        self._ensure_built_on(train)
         history = callbacks_module.History()
         params = {"epochs": epochs, "steps": data_adapter.length_or_none(train), "verbose": verbose}
         trainer = self._trainer(epochs - initial_epoch, [*(callbacks or []), history], verbose, params,
@@ -233,7 +245,7 @@ class TrainingMixin:
         if not getattr(self, "compiled", False):
             raise ValueError(f"{self.name}: call compile(optimizer, loss) before evaluate")
         data = _limit(data_adapter.evaluation_data(x, y, batch_size, sample_weight), steps, "steps")
-        self._ensure_built_on(next(iter(data)))
+        self._ensure_built_on(data)
         results = self._trainer(1, callbacks or [], 0, {}).evaluate(data)
         self.eval()
         if return_dict:
