@@ -187,11 +187,12 @@ class Embedding(Layer):
                         name="embeddings")
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
+        checked = not torch.compiler.is_compiling()     # torch.compile / torch.export cannot read the values
         if inputs.is_floating_point():
-            if not bool((inputs == inputs.round()).all()):
+            if checked and not bool((inputs == inputs.round()).all()):
                 raise ValueError(f"{self.name}: expected integer indices, got non-integer values")
             inputs = inputs.long()
-        if inputs.numel() and (int(inputs.min()) < 0 or int(inputs.max()) >= self.input_dim):
+        if checked and inputs.numel() and (int(inputs.min()) < 0 or int(inputs.max()) >= self.input_dim):
             raise ValueError(f"{self.name}: expected indices in [0, input_dim={self.input_dim}), got values in "
                              f"[{int(inputs.min())}, {int(inputs.max())}]")
         return F.embedding(inputs, self.embeddings)                                    # (..., output_dim)

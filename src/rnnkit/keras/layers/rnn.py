@@ -110,7 +110,9 @@ class RNN(Layer):
         lengths, stepwise = None, not all(isinstance(c, RecurrentCell) for c in self.step_cells())
         if mask is not None:
             mask = mask.to(device=sequences.device, dtype=torch.bool)
-            if not bool(mask.all()):
+            if torch.compiler.is_compiling():    # the mask's values cannot steer a captured graph: the step route
+                stepwise = True                  # serves any mask
+            elif not bool(mask.all()):
                 lengths = right_padding_lengths(mask)
                 stepwise = stepwise or lengths is None
         if stepwise:
