@@ -1,7 +1,7 @@
-"""How long a run is: batches per epoch, planned optimizer steps, the log interval."""
+"""How long a run is: batches per epoch, planned optimizer steps, the log interval, where an epoch resumes."""
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Iterator
 
 from .config import TrainConfig
 
@@ -28,3 +28,20 @@ def log_interval(config: TrainConfig, planned: int | None) -> int:
     if config.log_every is not None:
         return config.log_every
     return max(1, planned // LOG_ROWS) if planned is not None else LOG_ROWS
+
+
+def batches_after(data: Any, position: int, epoch: int) -> Iterator[Any]:
+    """An iterator over ``data`` past its first ``position`` batches (consumed before a checkpoint).
+
+    Raises:
+        ValueError: ``data`` has fewer batches than that.
+    """
+    batches = iter(data)
+    for skipped in range(position):
+        if next(batches, _END) is _END:
+            raise ValueError(f"train_data: the checkpoint is at batch {position} of epoch {epoch}, "
+                             f"but the data has only {skipped} batches")
+    return batches
+
+
+_END = object()

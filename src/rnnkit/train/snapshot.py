@@ -85,6 +85,14 @@ class Snapshot:
     path: Path | None = None
     changes: list[str] = field(default_factory=list)
 
+    def report(self, reset_optimizer: bool) -> list[str]:
+        """Log lines: where training resumes, with a fresh optimizer or not, and the changed settings."""
+        lines = [f"resumed from {self.path} at step {self.run.step}, epoch {self.run.epoch}"
+                 + (" with a fresh optimizer (reset_optimizer)" if reset_optimizer else "")]
+        if self.changes:
+            lines.append(f"training settings changed since the checkpoint: {', '.join(self.changes)}")
+        return lines
+
 
 def save_snapshot(run_dir: Path, replicas: Replicas, *, model: torch.nn.Module, updater: Updater, run: RunState,
                   history: dict, carry: Any, config: TrainConfig, metadata: dict) -> None:

@@ -45,9 +45,10 @@ from .checkpoint import CHECKPOINTS
 from .compiled import split_compiled
 from .config import TrainConfig
 from .metrics import Meter
+from .evaluation import evaluate_batches
 from .outputs import checked, floats
-from .plan import length, log_interval, planned_steps
-from .rng import derive_seed, get_rng_state, seed_everything, set_rng_state
+from .plan import batches_after, length, log_interval, planned_steps
+from .rng import derive_seed, seed_everything, set_rng_state
 from .rundir import RunDir, hold_for_fit
 from .runlog import FILES as LOG_FILES
 from .runlog import RunLog
@@ -189,8 +190,8 @@ class Trainer:
             self.stop_training = False
             if self.replicas.is_main:
                 self._log = RunLog(self.run_dir, cfg.progress, planned, self.step)
-                if snapshot is not None:
-                    self._report_resume(snapshot, reset_optimizer)
+                for line in snapshot.report(reset_optimizer) if snapshot is not None else ():
+                    self._log.message(line)
             self._fit_started = self._interval_started = time.perf_counter()
             self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
             resume_rng = snapshot.rng if snapshot is not None else None
@@ -219,21 +220,10 @@ class Trainer:
             ``{"loss": ..., metric: ...}``.
         """
         batches = distributed.shard(data, self.replicas)
-        carry = bool(getattr(data, "carry_state", False))
         self.callbacks.call("on_test_begin", self, {"step": self.step})
-        rng, training = get_rng_state(), self.model.training
-        meter, state = Meter(), None
-        self.model.eval()
-        try:
-            with torch.no_grad(), self._autocast():
-                for batch in batches:
-                    out = checked(self.model.loss(to_device(batch, self.device), state=state))
-                    meter.add(float(out.loss), out.count, floats(out.metrics))
-                    state = out.state if carry else None
-        finally:
-            self.model.train(training)
-            set_rng_state(rng)
-        results, count = meter.summary(self.replicas.all_reduce_sum)
+        results, count = evaluate_batches(self.model, batches, carry=bool(getattr(data, "carry_state", False)),
+                                          device=self.device, autocast=self._autocast,
+                                          all_reduce=self.replicas.all_reduce_sum)
         if count == 0:
             raise ValueError("data: expected at least one evaluation batch, got none")
         self.callbacks.call("on_test_end", self, {"step": self.step, **results})
@@ -247,11 +237,7 @@ class Trainer:
         if run.position == 0:
             run.epoch_meter, run.last_validation, self._carry = Meter(), {}, None
         self.callbacks.call("on_epoch_begin", self, {"epoch": run.epoch})
-        batches = iter(train)
-        for skipped in range(run.position):
-            if next(batches, _END) is _END:
-                raise ValueError(f"train_data: the checkpoint is at batch {run.position} of epoch {run.epoch}, "
-                                 f"but the data has only {skipped} batches")
+        batches = batches_after(train, run.position, run.epoch)
         if resume_rng is not None and run.position:
             set_rng_state(resume_rng)
         self.model.train()
@@ -416,13 +402,3 @@ class Trainer:
             self.run, self._carry, self.history.history = snapshot.run, snapshot.carry, snapshot.history
             self._saved_at = self._where()
         return snapshot
-
-    def _report_resume(self, snapshot: Snapshot, reset_optimizer: bool) -> None:
-        """Where training resumes, with a fresh optimizer or not, and which settings changed (the log)."""
-        self._log.message(f"resumed from {snapshot.path} at step {self.step}, epoch {self.epoch}"
-                          + (" with a fresh optimizer (reset_optimizer)" if reset_optimizer else ""))
-        if snapshot.changes:
-            self._log.message(f"training settings changed since the checkpoint: {', '.join(snapshot.changes)}")
-
-
-_END = object()
