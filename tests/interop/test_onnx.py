@@ -15,8 +15,7 @@ from rnnkit.keras import layers, models
 pytest.importorskip("onnx")
 pytest.importorskip("onnxruntime")
 pytest.importorskip("onnxscript")
-from rnnkit.interop import FileFormatError, check_onnx, export_onnx, run_onnx  # noqa: E402
-from rnnkit.interop.onnx import exporter_of  # noqa: E402
+from rnnkit.interop import FileFormatError, check_onnx, export_onnx, exporter_of, run_onnx  # noqa: E402
 
 pytestmark = [pytest.mark.filterwarnings("ignore:You are using the legacy TorchScript-based ONNX export"),
               pytest.mark.filterwarnings("ignore::torch.jit.TracerWarning")]

@@ -7,8 +7,8 @@ size caps on what it reads are constants of :mod:`~rnnkit.interop.archives` and
 """
 from .errors import FileFormatError
 from .keras_h5 import read_weights_h5, write_weights_h5
-from .onnx import check_onnx, export_onnx, run_onnx
+from .onnx import check_onnx, export_onnx, exporter_of, run_onnx
 from .torch_nn import from_torch, to_torch, torch_state_dict
 
-__all__ = ["FileFormatError", "check_onnx", "export_onnx", "from_torch", "read_weights_h5", "run_onnx", "to_torch",
-           "torch_state_dict", "write_weights_h5"]
+__all__ = ["FileFormatError", "check_onnx", "export_onnx", "exporter_of", "from_torch", "read_weights_h5", "run_onnx",
+           "to_torch", "torch_state_dict", "write_weights_h5"]

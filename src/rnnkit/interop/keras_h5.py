@@ -1,4 +1,4 @@
-"""Keras 3 ``.weights.h5`` files, read lazily and with caps (needs ``h5py``, the ``keras-weights`` extra).
+"""Keras 3 ``.weights.h5`` files, read lazily and with caps (needs ``h5py``, the ``keras`` extra).
 
 Keras 3 writes one HDF5 group per saved object, nested like the objects: ``layers/lstm/vars/0``.
 The keys are Keras' (the snake-case class name, ``_1``, ``_2``, ... for repeats in a list; attribute
@@ -37,7 +37,7 @@ def _h5py():
         import h5py
     except ImportError as err:
         raise MissingDependency("filepath: reading or writing .h5 weights needs h5py "
-                                "(pip install rnnkit[keras-weights])") from err
+                                "(pip install rnnkit[keras])") from err
     return h5py
 
 

@@ -265,7 +265,7 @@ class TensorBoard(Callback):
         try:
             from torch.utils.tensorboard import SummaryWriter
         except ImportError as err:
-            raise ValueError("TensorBoard: needs the tensorboard package (pip install rnnkit[train])") from err
+            raise ValueError("TensorBoard: needs the tensorboard package (pip install rnnkit[tensorboard])") from err
         self._writers = {split: SummaryWriter(str(self.log_dir / split)) for split in ("train", "validation")}
 
     def on_epoch_end(self, epoch, logs=None):

@@ -43,7 +43,7 @@ def _safetensors():
         from safetensors import safe_open
         from safetensors.torch import save
     except ImportError as err:
-        raise MissingDependency("filepath: saving and loading need safetensors (pip install rnnkit[train])") \
+        raise MissingDependency("filepath: saving and loading need safetensors (pip install rnnkit[keras])") \
             from err
     return safe_open, save
 
