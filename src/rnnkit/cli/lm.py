@@ -227,16 +227,17 @@ def validation_nats(model, vocab, text: str, batch_size: int, seq_len: int, sour
 
 
 def load_run(run_dir: str, device):
-    """``(model, vocabulary, metadata)`` of a language-model run directory (or checkpoint directory)."""
-    from ..tasks import LanguageModel
-    from ..train import load_checkpoint
+    """``(model, vocabulary, metadata)`` of a language-model run directory (or checkpoint directory): its
+    newest checkpoint that verifies and fits, an older one if the newest is damaged."""
+    from ..tasks.lm import VOCABULARIES, LanguageModel, LanguageModelConfig
+    from ..train.restore import restore_model
 
     if not Path(run_dir).is_dir():
         raise CommandError(f"RUN_DIR: expected the directory of a language-model run, got {run_dir!r} "
                            "(no such directory)")
-    checkpoint = load_checkpoint(run_dir)
-    vocab = vocabulary(checkpoint)
-    return LanguageModel.from_checkpoint(checkpoint, device=device), vocab, checkpoint.metadata
+    model, checkpoint = restore_model(run_dir, LanguageModel, LanguageModelConfig, vocabularies=VOCABULARIES,
+                                      device=device)
+    return model, vocabulary(checkpoint), checkpoint.metadata
 
 
 def generate(model, vocab, prime: str, length: int, **options):

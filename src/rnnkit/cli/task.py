@@ -238,19 +238,26 @@ def _keep_best(run: Run):
     return KeepBest()
 
 
-def task_checkpoint(run_dir: str, task: str):
-    """The checkpoint to predict with (``RUN_DIR/best`` if training kept one, else the run's newest),
-    checked to hold a model of ``task``."""
-    from ..train import load_checkpoint
+def task_checkpoint(run_dir: str, task: str) -> Path:
+    """Where to load the model of ``task`` from: ``RUN_DIR/best`` if training kept one, else the run
+    directory (the loader then takes its newest checkpoint that verifies, falling back to an older
+    one). The newest readable ``state.json`` there must name ``task``."""
+    from ..train.checkpoint import CHECKPOINTS
+    from ..train.integrity import read_state
 
     path = Path(run_dir)
     if not path.is_dir():
         raise CommandError(f"RUN_DIR: expected the directory of a training run, got {run_dir!r} (no such directory)")
-    checkpoint = load_checkpoint(path / BEST if (path / BEST).is_dir() else path)
-    found = checkpoint.metadata.get("task")
-    if found != task:
-        raise CommandError(f"RUN_DIR: {run_dir} holds a {found!r} model, expected a {task}")
-    return checkpoint
+    source = path / BEST if (path / BEST).is_dir() else path
+    for candidate in sorted((source / CHECKPOINTS).glob("ckpt-*"), reverse=True):
+        try:
+            found = read_state(candidate / "state.json").get("metadata", {}).get("task")
+        except ValueError:
+            continue
+        if found != task:
+            raise CommandError(f"RUN_DIR: {run_dir} holds a {found!r} model, expected a {task}")
+        break
+    return source
 
 
 def input_lines(texts: list[str]) -> list[str]:

@@ -26,6 +26,8 @@ from ..nn import LossOutput
 from ..recurrent import GRU, LSTM, SimpleRNN
 
 CELLS = {"srn": SimpleRNN, "lstm": LSTM, "gru": GRU}
+# The metadata entry of a checkpoint that holds the vocabulary, and the config field its size must equal.
+VOCABULARIES = {"vocabulary": "vocab_size"}
 
 
 @dataclass(frozen=True)
@@ -182,8 +184,7 @@ class LanguageModel(nn.Module):
         """
         from ..train.restore import restore_model
 
-        model, _ = restore_model(checkpoint, cls, LanguageModelConfig, vocabularies={"vocabulary": "vocab_size"},
-                                 device=device)
+        model, _ = restore_model(checkpoint, cls, LanguageModelConfig, vocabularies=VOCABULARIES, device=device)
         return model
 
 
