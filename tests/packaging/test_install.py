@@ -1,5 +1,6 @@
 """What each install gives: the core imports with torch and numpy only; the modules that need an extra
 say which one; the package metadata has one version and its license."""
+import json
 import subprocess
 import sys
 from importlib import metadata
@@ -23,28 +24,37 @@ sys.meta_path.insert(0, Block())
 """
 
 
-def import_on_a_core_install(module: str) -> str:
-    code = CORE_ONLY + f"""
-try:
-    import {module}
-    print("ok")
-except ImportError as err:
-    print("ImportError:", err)
-"""
-    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+def import_on_a_core_install(modules: list[str]) -> dict[str, str]:
+    """``module -> "ok" or "ImportError: ..."``, each imported in a fresh interpreter without the extras."""
+    code = CORE_ONLY + """
+import importlib, json
+results = {}
+for module in MODULES:
+    before = set(sys.modules)
+    try:
+        importlib.import_module(module)
+        results[module] = "ok"
+    except ImportError as err:
+        results[module] = f"ImportError: {err}"
+    for name in set(sys.modules) - before:
+        if name.startswith("rnnkit"):
+            del sys.modules[name]
+print(json.dumps(results))
+""".replace("MODULES", repr(modules))
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
 
 
-@pytest.mark.parametrize("module", ["rnnkit", "rnnkit.cells", "rnnkit.recurrent", "rnnkit.kernels", "rnnkit.reference",
-                                    "rnnkit.nn", "rnnkit.data", "rnnkit.tasks", "rnnkit.diagnostics", "rnnkit.interop",
-                                    "rnnkit.cli.main"])
-def test_the_core_library_needs_only_torch_and_numpy(module):
-    assert import_on_a_core_install(module) == "ok"
+CORE = ["rnnkit", "rnnkit.cells", "rnnkit.recurrent", "rnnkit.kernels", "rnnkit.reference", "rnnkit.nn", "rnnkit.data",
+        "rnnkit.tasks", "rnnkit.diagnostics", "rnnkit.interop", "rnnkit.cli.main"]
+NEED_TRAIN = ["rnnkit.train", "rnnkit.keras"]
 
 
-@pytest.mark.parametrize("module", ["rnnkit.train", "rnnkit.keras"])
-def test_modules_that_need_an_extra_name_it(module):
-    assert import_on_a_core_install(module) == ("ImportError: rnnkit.train needs safetensors, for its pickle-free "
-                                                "checkpoints: pip install 'rnnkit[train]'")
+def test_the_core_library_needs_only_torch_and_numpy_and_the_rest_names_its_extra():
+    found = import_on_a_core_install(NEED_TRAIN + CORE)
+    assert {m: found[m] for m in CORE} == {m: "ok" for m in CORE}
+    message = "ImportError: rnnkit.train needs safetensors, for its pickle-free checkpoints: pip install 'rnnkit[train]'"
+    assert {m: found[m] for m in NEED_TRAIN} == {m: message for m in NEED_TRAIN}
 
 
 def test_a_core_install_layer_runs():
