@@ -113,3 +113,22 @@ def test_products_large_enough_for_onednn_equal_loop(layer_class, options, engin
         looped = forward_and_grads(layer, x, state, lengths)
     for got, want in zip(fast, looped):
         torch.testing.assert_close(got, want, atol=1e-5 * (1.0 + want.abs().max().item()), rtol=0)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("layer_class,options", [(rnnkit.LSTM, {"layer_norm": True}),
+                                                  (rnnkit.GRU, {"layer_norm": True, "reset_after": False})],
+                         ids=["lstm", "gru"])
+def test_layer_norm_kernels_at_steps_no_row_reaches(layer_class, options, engine, monkeypatch):
+    """Every row shorter than T: the last steps have no active row (a layer norm over 0 rows)."""
+    use_engine(engine, monkeypatch)
+    layer = layer_class(3, 4, **options).double()
+    x = torch.randn(2, 4, 3, dtype=torch.float64, requires_grad=True)
+    template = layer.cells[0].init_state(2)
+    parts = [torch.randn(1, *s.shape, dtype=torch.float64, requires_grad=True) for s in state_leaves(template)]
+    state = rnnkit.LSTMState(*parts) if isinstance(template, tuple) else parts[0]
+    fast = forward_and_grads(layer, x, state, torch.tensor([1, 2]))
+    with kernels.force_loop():
+        looped = forward_and_grads(layer, x, state, torch.tensor([1, 2]))
+    for got, want in zip(fast, looped):
+        torch.testing.assert_close(got, want, atol=1e-10, rtol=0)

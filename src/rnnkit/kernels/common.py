@@ -38,19 +38,20 @@ def refuse_double_backward(kernel: str) -> None:
 def layer_norm(z: torch.Tensor, block: int, weight=None, bias=None):
     """``LN`` over the last axis in blocks of ``block`` columns: ``z (n, G*block)`` ->
     ``(normalised (n, G*block) [* weight + bias], (mean, rstd))``."""
-    rows = z.shape[0]
-    out, mean, rstd = torch.native_layer_norm(z.view(rows, -1, block), [block], weight, bias, LAYER_NORM_EPS)
-    return out.view(rows, -1), (mean, rstd)
+    rows, width = z.shape                                      # rows may be 0: a step no row reaches
+    out, mean, rstd = torch.native_layer_norm(z.view(rows, width // block, block), [block], weight, bias,
+                                              LAYER_NORM_EPS)
+    return out.view(rows, width), (mean, rstd)
 
 
 def layer_norm_backward(d_out: torch.Tensor, z: torch.Tensor, block: int, stats, weight=None, bias=None):
     """dL/dz of :func:`layer_norm` given dL/d(output) (``d_out (n, G*block)``)."""
-    rows = z.shape[0]
+    rows, width = z.shape
+    blocks = (rows, width // block, block)
     mean, rstd = stats
     dz = torch.ops.aten.native_layer_norm_backward(
-        d_out.view(rows, -1, block), z.view(rows, -1, block), [block], mean, rstd, weight, bias,
-        [True, False, False])[0]
-    return dz.view(rows, -1)
+        d_out.view(blocks), z.view(blocks), [block], mean, rstd, weight, bias, [True, False, False])[0]
+    return dz.view(rows, width)
 
 
 def normalised(z: torch.Tensor, block: int) -> torch.Tensor:
