@@ -64,31 +64,35 @@ def state_leaves(state: Any) -> list[torch.Tensor]:
 class RecurrentCell(nn.Module):
     """Base of the built-in cells: ``G`` gates of ``hidden_size`` units each.
 
-    Subclasses create their parameters with :meth:`_add_weights` and implement ``step``.
-    Parameters use PyTorch's names: ``weight_ih (G*H, I)``, ``weight_hh (G*H, R)``,
-    ``bias_ih (G*H)``, ``bias_hh (G*H)``; with layer norm also ``ln_ih_weight``/``ln_hh_weight (G*H)``.
+    Subclasses create their parameters in ``__init__`` (vectors with :meth:`_vector`), say the size of
+    each state tensor in ``state_size`` and implement ``step``. Parameters use PyTorch's names:
+    ``weight_ih (G*H, I)``, ``weight_hh (G*H, R)``, ``bias_ih (G*H)``, ``bias_hh (G*H)``; with layer norm
+    also ``ln_ih_weight``/``ln_hh_weight (G*H)``. ``device`` and ``dtype`` are the parameters', as in
+    ``torch.nn`` (``device="meta"`` creates no storage; ``to_empty`` then ``reset_parameters`` fill it).
     """
 
     num_gates: int = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool, layer_norm: bool,
-                 recurrent_size: int | None = None):
+                 recurrent_size: int | None = None, *, device=None, dtype=None):
         super().__init__()
-        for name, value in (("input_size", input_size), ("hidden_size", hidden_size)):
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ValueError(f"{name}: expected a positive integer, got {value!r}")
-        self.input_size = input_size
-        self.hidden_size = hidden_size
-        self.bias = bool(bias)
-        self.layer_norm = bool(layer_norm)
-        recurrent_size = hidden_size if recurrent_size is None else recurrent_size
-        gates = self.num_gates * hidden_size
-        self.weight_ih = nn.Parameter(torch.empty(gates, input_size))
-        self.weight_hh = nn.Parameter(torch.empty(gates, recurrent_size))
-        self.bias_ih = nn.Parameter(torch.empty(gates)) if bias else None
-        self.bias_hh = nn.Parameter(torch.empty(gates)) if bias else None
-        self.ln_ih_weight = nn.Parameter(torch.empty(gates)) if layer_norm else None
-        self.ln_hh_weight = nn.Parameter(torch.empty(gates)) if layer_norm else None
+        self.input_size = _checks.check_size(input_size, "input_size")
+        self.hidden_size = _checks.check_size(hidden_size, "hidden_size")
+        self.bias = _checks.check_flag(bias, "bias")
+        self.layer_norm = _checks.check_flag(layer_norm, "layer_norm")
+        factory = _checks.check_factory(device, dtype)
+        recurrent_size = self.hidden_size if recurrent_size is None else recurrent_size
+        gates = self.num_gates * self.hidden_size
+        self.weight_ih = nn.Parameter(torch.empty(gates, self.input_size, **factory))
+        self.weight_hh = nn.Parameter(torch.empty(gates, recurrent_size, **factory))
+        self.bias_ih = self._vector(gates, self.bias)
+        self.bias_hh = self._vector(gates, self.bias)
+        self.ln_ih_weight = self._vector(gates, self.layer_norm)
+        self.ln_hh_weight = self._vector(gates, self.layer_norm)
+
+    def _vector(self, size: int, present: bool) -> nn.Parameter | None:
+        """A new parameter ``(size,)`` on ``weight_ih``'s device and dtype (set by reset_parameters), or None."""
+        return nn.Parameter(self.weight_ih.new_empty(size)) if present else None
 
     def reset_parameters(self) -> None:
         """PyTorch's initialisation: every weight and bias ~ U(-1/sqrt(H), 1/sqrt(H)); layer-norm gains 1."""
@@ -106,6 +110,16 @@ class RecurrentCell(nn.Module):
         """Size of ``y_t`` (and of ``h``)."""
         return self.weight_hh.shape[1]
 
+    @property
+    def state_size(self) -> Any:
+        """The size of each state tensor, in the state's structure: ``H``, or ``LSTMState(h=R, c=H)``.
+
+        Built-in cells define it; for a subclass that defines ``init_state`` instead it is read off that.
+        """
+        if type(self).init_state is RecurrentCell.init_state:
+            raise NotImplementedError(f"{type(self).__name__}: define state_size or init_state")
+        return map_state(lambda s: s.shape[-1], self.init_state(1, device="meta"))
+
     def project_input(self, x: torch.Tensor) -> torch.Tensor:
         """The input half of every gate pre-activation: ``(..., I) -> (..., G*H)``.
 
@@ -121,33 +135,32 @@ class RecurrentCell(nn.Module):
 
     def init_state(self, batch_size: int, *, device=None, dtype=None) -> Any:
         """The zero state for ``batch_size`` rows, on the parameters' device and dtype by default."""
-        raise NotImplementedError
+        sizes = self.state_size
+        if isinstance(sizes, int):
+            return self._zeros(batch_size, sizes, device, dtype)
+        return type(sizes)(*(self._zeros(batch_size, size, device, dtype) for size in sizes))
 
     def step(self, x_proj: torch.Tensor, state: Any, recurrent_mask: torch.Tensor | None = None):
         """One step from the projected input ``x_proj (B, G*H)``; returns ``(y_t, new_state)``."""
         raise NotImplementedError
 
-    def check_state(self, state: Any, batch: int, name: str = "state") -> None:
-        """Raises ValueError unless ``state`` has this cell's structure and shapes for ``batch`` rows."""
-        cached = self.__dict__.get("_state_template")                # (batch, meta-device zero state)
-        if cached is None or cached[0] != batch:
-            cached = self.__dict__["_state_template"] = (batch, self.init_state(batch, device="meta"))
-        expected = cached[1]
-        if isinstance(expected, torch.Tensor) != isinstance(state, torch.Tensor) or (
-                not isinstance(state, torch.Tensor) and len(state) != len(expected)):
-            raise ValueError(f"{name}: expected {_describe(expected)}, got {_describe(state)}")
-        fields = getattr(expected, "_fields", None) or [str(k) for k in range(len(state_leaves(expected)))]
-        for field, got, want in zip(fields, state_leaves(state), state_leaves(expected)):
-            label = name if isinstance(expected, torch.Tensor) else f"{name}.{field}"
-            _checks.check_state_tensor(got, want.shape, label)
+    def check_state(self, state: Any, batch: int, name: str = "state") -> Any:
+        """Returns ``state`` in this cell's structure for ``batch`` rows (a tuple or list ``(h, c)``
+        becomes an ``LSTMState``), its shapes, dtype and device checked; raises ValueError otherwise."""
+        return conform_state(state, self.state_size, (batch,), name, self.weight_ih)
 
     def forward(self, x_t: torch.Tensor, state: Any = None, recurrent_mask: torch.Tensor | None = None):
-        """One time step. Arguments: ``x_t (B, I)``, ``state`` (None: zeros). Returns ``(y_t, new_state)``."""
-        batch = _checks.check_step_input(x_t, self.input_size)
+        """One time step. Arguments: ``x_t (B, I)``, ``state`` (None: zeros). Returns ``(y_t, new_state)``.
+
+        Raises:
+            ValueError: ``x_t`` or ``state`` of another shape, structure, dtype or device than the
+            parameters'; NaN or Inf in them when the value checks are on (``rnnkit.set_checks``).
+        """
+        batch = _checks.check_step_input(x_t, self.input_size, self.weight_ih)
         if state is None:
             state = self.init_state(batch, device=x_t.device, dtype=x_t.dtype)
         else:
-            self.check_state(state, batch)
+            state = self.check_state(state, batch)
         return self.step_input(x_t, state, recurrent_mask)
 
     def step_input(self, x_t: torch.Tensor, state: Any, recurrent_mask: torch.Tensor | None = None):
@@ -159,10 +172,42 @@ class RecurrentCell(nn.Module):
                            dtype=dtype or self.weight_ih.dtype)
 
 
+def conform_state(state: Any, sizes: Any, leading: tuple[int, ...], name: str, like: torch.Tensor) -> Any:
+    """``state`` in the structure of ``sizes`` (a cell's ``state_size``), each leaf checked.
+
+    Arguments:
+        sizes: an int (a tensor state) or a named tuple of ints (e.g. ``LSTMState(h=R, c=H)``); a plain
+            tuple or list of as many tensors is converted to that named tuple.
+        leading: the dimensions before each leaf's size: ``(B,)`` for a cell, ``(L*D, B)`` for a layer.
+        like: a parameter; every leaf must have its device and dtype (or autocast's).
+    Raises:
+        ValueError: another structure, shape, dtype or device; NaN / Inf with the value checks on.
+    """
+    single = isinstance(sizes, int)
+    if single != isinstance(state, torch.Tensor) or (
+            not single and (not isinstance(state, (tuple, list)) or len(state) != len(sizes))):
+        raise ValueError(f"{name}: expected {_layout(sizes, leading)}, got {_describe(state)}")
+    if single:
+        _checks.check_state_tensor(state, (*leading, sizes), name, like)
+        return state
+    for field, leaf, size in zip(sizes._fields, state, sizes):
+        _checks.check_state_tensor(leaf, (*leading, size), f"{name}.{field}", like)
+    return state if type(state) is type(sizes) else type(sizes)(*state)
+
+
+def _layout(sizes: Any, leading: tuple[int, ...]) -> str:
+    """``a tensor of shape (2, B, 4)`` or ``LSTMState(h (2, B, 4), c (2, B, 4))``: the batch size shown as B."""
+    dims = "".join(f"{d}, " for d in leading[:-1])
+    if isinstance(sizes, int):
+        return f"a tensor of shape ({dims}B, {sizes})"
+    inner = ", ".join(f"{field} ({dims}B, {size})" for field, size in zip(sizes._fields, sizes))
+    return f"{type(sizes).__name__}({inner})"
+
+
 def _describe(state: Any) -> str:
     if isinstance(state, torch.Tensor):
         return f"a tensor of shape {tuple(state.shape)}"
-    if isinstance(state, tuple):
+    if isinstance(state, (tuple, list)):
         inner = ", ".join(_describe(s) for s in state)
         return f"{type(state).__name__}({inner})"
     return type(state).__name__

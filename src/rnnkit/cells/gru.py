@@ -1,8 +1,7 @@
 """The gated recurrent unit."""
 from __future__ import annotations
 
-import torch
-
+from .. import _checks
 from .activations import Activation, resolve
 from .base import RecurrentCell
 
@@ -21,6 +20,7 @@ class GRUCell(RecurrentCell):
     layer_norm: ``gi = LNb(x W_ih^T) ln_ih_weight + bias_ih`` and likewise for every recurrent
     product (per gate block; Ba et al. 2016). σ = ``recurrent_activation``, φ = ``activation``.
 
+    ``device`` and ``dtype`` are the parameters' (``torch.nn``'s factory arguments).
     Shapes: ``weight_ih (3H, I)``, ``weight_hh (3H, H)``; ``x_t (B, I)``, state ``h (B, H)``, ``y_t = h_t``.
     """
 
@@ -28,16 +28,17 @@ class GRUCell(RecurrentCell):
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, reset_after: bool = True,
                  layer_norm: bool = False, activation: Activation = "tanh",
-                 recurrent_activation: Activation = "sigmoid"):
-        super().__init__(input_size, hidden_size, bias, layer_norm)
-        self.reset_after = bool(reset_after)
+                 recurrent_activation: Activation = "sigmoid", *, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, layer_norm, device=device, dtype=dtype)
+        self.reset_after = _checks.check_flag(reset_after, "reset_after")
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self._phi = resolve(activation, "activation")
         self._sigma = resolve(recurrent_activation, "recurrent_activation")
         self.reset_parameters()
 
-    def init_state(self, batch_size: int, *, device=None, dtype=None) -> torch.Tensor:
-        return self._zeros(batch_size, self.hidden_size, device, dtype)
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size
 
     def step(self, x_proj, h_prev, recurrent_mask=None):
         H = self.hidden_size

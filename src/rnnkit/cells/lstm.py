@@ -7,6 +7,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .. import _checks
 from .activations import Activation, resolve
 from .base import LAYER_NORM_EPS, RecurrentCell
 
@@ -40,6 +41,7 @@ class LSTMCell(RecurrentCell):
             per gate block, and ``h_t = o * φ(LN(c_t) ln_cell_weight + ln_cell_bias)``.
         proj_size: P > 0 projects ``h_t`` with ``weight_hr (P, H)`` as ``torch.nn.LSTM`` does.
         activation / recurrent_activation: names (``"hard_sigmoid"`` is Keras 3's) or callables.
+        device, dtype: the parameters' (``torch.nn``'s factory arguments).
 
     Shapes: ``weight_ih (G*H, I)``, ``weight_hh (G*H, R)``; ``x_t (B, I)``;
     state ``LSTMState(h (B, R), c (B, H))``; ``y_t = h_t (B, R)``.
@@ -48,39 +50,43 @@ class LSTMCell(RecurrentCell):
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True, forget_bias: float = 0.0,
                  peephole: bool = False, forget_gate: bool = True, coupled: bool = False,
                  layer_norm: bool = False, proj_size: int = 0, activation: Activation = "tanh",
-                 recurrent_activation: Activation = "sigmoid"):
-        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or not 0 <= proj_size < hidden_size:
+                 recurrent_activation: Activation = "sigmoid", *, device=None, dtype=None):
+        hidden_size = _checks.check_size(hidden_size, "hidden_size")
+        proj_size = _checks.check_size(proj_size, "proj_size", minimum=0)
+        if proj_size >= hidden_size:
             raise ValueError(f"proj_size: expected an integer in [0, hidden_size={hidden_size}), got {proj_size!r}")
+        peephole, forget_gate, coupled = (_checks.check_flag(value, name) for value, name in
+                                          ((peephole, "peephole"), (forget_gate, "forget_gate"), (coupled, "coupled")))
         if coupled and not forget_gate:
             raise ValueError("coupled: f = 1 - i needs forget_gate=True; got coupled=True with forget_gate=False")
         self.has_forget_gate = forget_gate and not coupled
+        forget_bias = _checks.check_real(forget_bias, "forget_bias")
         if forget_bias and not self.has_forget_gate:
             raise ValueError(f"forget_bias: must be 0 without a forget gate (forget_gate={forget_gate}, "
                              f"coupled={coupled}), got {forget_bias!r}")
         self.num_gates = 4 if self.has_forget_gate else 3
-        super().__init__(input_size, hidden_size, bias, layer_norm, recurrent_size=proj_size or hidden_size)
-        self.forget_bias = float(forget_bias)
-        self.peephole = bool(peephole)
-        self.forget_gate = bool(forget_gate)
-        self.coupled = bool(coupled)
+        super().__init__(input_size, hidden_size, bias, layer_norm, recurrent_size=proj_size or hidden_size,
+                         device=device, dtype=dtype)
+        self.forget_bias = forget_bias
+        self.peephole, self.forget_gate, self.coupled = peephole, forget_gate, coupled
         self.proj_size = proj_size
         self.activation, self.recurrent_activation = activation, recurrent_activation
         self._phi = resolve(activation, "activation")
         self._sigma = resolve(recurrent_activation, "recurrent_activation")
         H = hidden_size
-        self.weight_ci = nn.Parameter(torch.empty(H)) if peephole else None
-        self.weight_cf = nn.Parameter(torch.empty(H)) if peephole and self.has_forget_gate else None
-        self.weight_co = nn.Parameter(torch.empty(H)) if peephole else None
-        self.ln_cell_weight = nn.Parameter(torch.empty(H)) if layer_norm else None
-        self.ln_cell_bias = nn.Parameter(torch.empty(H)) if layer_norm else None
-        self.weight_hr = nn.Parameter(torch.empty(proj_size, H)) if proj_size else None
-        self._standard = (self.has_forget_gate and not (peephole or layer_norm or proj_size or forget_bias)
+        self.weight_ci = self._vector(H, peephole)
+        self.weight_cf = self._vector(H, peephole and self.has_forget_gate)
+        self.weight_co = self._vector(H, peephole)
+        self.ln_cell_weight = self._vector(H, self.layer_norm)
+        self.ln_cell_bias = self._vector(H, self.layer_norm)
+        self.weight_hr = nn.Parameter(self.weight_ih.new_empty(proj_size, H)) if proj_size else None
+        self._standard = (self.has_forget_gate and not (peephole or self.layer_norm or proj_size or forget_bias)
                           and self._phi is torch.tanh and self._sigma is torch.sigmoid)
         self.reset_parameters()
 
-    def init_state(self, batch_size: int, *, device=None, dtype=None) -> LSTMState:
-        return LSTMState(self._zeros(batch_size, self.output_size, device, dtype),
-                         self._zeros(batch_size, self.hidden_size, device, dtype))
+    @property
+    def state_size(self) -> LSTMState:
+        return LSTMState(self.output_size, self.hidden_size)
 
     def step_input(self, x_t, state, recurrent_mask=None):
         """As :meth:`RecurrentCell.step_input`; the standard cell (no variant) takes torch's fused ``lstm_cell``."""

@@ -1,8 +1,6 @@
 """The simple (Elman) RNN cell."""
 from __future__ import annotations
 
-import torch
-
 from .activations import Activation, resolve
 from .base import RecurrentCell
 
@@ -18,6 +16,7 @@ class SimpleRNNCell(RecurrentCell):
         input_size: I.  hidden_size: H.  bias: create ``bias_ih``/``bias_hh`` (H).
         nonlinearity: f, ``"tanh"`` (default), ``"relu"``, another name of
             :mod:`rnnkit.cells.activations` or a callable.
+        device, dtype: the parameters' (``torch.nn``'s factory arguments).
     Shapes: ``weight_ih (H, I)`` (the textbook's U), ``weight_hh (H, H)`` (W);
     ``x_t (B, I)``, state ``h (B, H)``, ``y_t (B, H)``.
     """
@@ -25,14 +24,15 @@ class SimpleRNNCell(RecurrentCell):
     num_gates = 1
 
     def __init__(self, input_size: int, hidden_size: int, bias: bool = True,
-                 nonlinearity: Activation = "tanh"):
-        super().__init__(input_size, hidden_size, bias, layer_norm=False)
+                 nonlinearity: Activation = "tanh", *, device=None, dtype=None):
+        super().__init__(input_size, hidden_size, bias, layer_norm=False, device=device, dtype=dtype)
         self.nonlinearity = nonlinearity
         self._f = resolve(nonlinearity, "nonlinearity")
         self.reset_parameters()
 
-    def init_state(self, batch_size: int, *, device=None, dtype=None) -> torch.Tensor:
-        return self._zeros(batch_size, self.hidden_size, device, dtype)
+    @property
+    def state_size(self) -> int:
+        return self.hidden_size
 
     def step(self, x_proj, h_prev, recurrent_mask=None):
         h_in = h_prev if recurrent_mask is None else h_prev * recurrent_mask

@@ -6,7 +6,9 @@
     bptt kernel    a built-in cell with named activations: whole-sequence kernels with the
                    hand-derived backward pass (rnnkit.kernels.lstm / gru / simple).
     autograd loop  anything else (user cells, cell subclasses, activation callables): the per-step
-                   loop ``rnnkit.recurrent.loop.run_sequence``, always correct.
+                   loop ``rnnkit.recurrent.loop.run_sequence``, always correct. Under torch.compile /
+                   torch.export (and on the meta device) also in place of the BPTT kernels and of the
+                   fused LSTM with lengths: it has no data-dependent Python control flow.
 """
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import contextlib
 import contextvars
 from typing import Iterator, NamedTuple, Sequence
 
+import torch
 from torch import nn
 
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
@@ -34,7 +37,9 @@ class Path(NamedTuple):
 @contextlib.contextmanager
 def force_loop() -> Iterator[None]:
     """Within this block every layer runs the per-step autograd loop (to compare, or to take
-    double derivatives, which the BPTT kernels do not support)."""
+    double derivatives, which the BPTT kernels do not support). Eager calls only: code traced by
+    torch.compile / torch.export does not read it (the traced graph takes the loop in place of the
+    BPTT kernels anyway)."""
     token = _LOOP_ONLY.set(True)
     try:
         yield
@@ -83,17 +88,22 @@ def variant_options(cell: nn.Module) -> list[str]:
 
 
 def choose_path(cells: Sequence[nn.Module], *, recurrent_dropout: float = 0.0, zoneout: float = 0.0,
-                training: bool = False) -> Path:
+                training: bool = False, lengths: bool = False, symbolic: bool = False) -> Path:
     """The path for running ``cells`` (one layer's cells, all of one configuration).
 
     Arguments:
         cells: the cells of a layer (or the one cell of ``RNN(cell)``).
         recurrent_dropout: its rate; it changes the computation only in training.
         zoneout: its rate (evaluation uses the expectation, so it always counts).
+        lengths: whether the call has lengths (some rows padded).
+        symbolic: whether the input's values cannot be read (``rnnkit._checks.symbolic``: under
+            torch.compile / torch.export, or on the meta device). The BPTT kernels, and the fused LSTM
+            with lengths, decide on values in Python (the rows running at each step), so the loop,
+            which masks instead, takes their place.
     Returns:
         the Path; its label names the kernel, or the reasons it is not fused.
     """
-    if _LOOP_ONLY.get():
+    if not torch.compiler.is_compiling() and _LOOP_ONLY.get():          # Dynamo cannot read a ContextVar
         return Path(LOOP, f"{LOOP} (kernels disabled by force_loop())")
     reasons = [reason for reason in map(bptt_reason, cells) if reason is not None]
     if reasons:
@@ -103,6 +113,8 @@ def choose_path(cells: Sequence[nn.Module], *, recurrent_dropout: float = 0.0, z
         options.append("recurrent_dropout")
     if zoneout:
         options.append("zoneout")
+    if symbolic and (options or (lengths and isinstance(cells[0], LSTMCell))):
+        return Path(LOOP, f"{LOOP} (traced: {', '.join(options) or 'LSTM lengths'})")
     if options:
         return Path(BPTT, f"{BPTT} ({', '.join(options)})")
     return Path(FUSED, f"{FUSED} (torch.{fused_op_name(cells[0])})")

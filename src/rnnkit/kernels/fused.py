@@ -17,8 +17,10 @@ padding and the final state is each row's state at its last valid step. Variable
   padded op costs for the steps they run, plus about a millisecond per call (so many distinct
   lengths in short batches cost up to ~2x the padded op). GRU and Elman stacks need no chunks:
   their state is their output, so one padded call per layer and a gather at each row's last valid
-  step give the final state (padding costs its compute, not a call per length). Bidirectional stacks
-  run layer by layer, the backward direction on the padding-aware reversal of its input.
+  step give the final state (padding costs its compute, not a call per length). The gather is also the
+  path of GRU / Elman stacks under torch.compile / torch.export, which cannot trace the packing (an
+  LSTM with lengths runs the per-step loop there: ``choose_path``). Bidirectional stacks run layer by
+  layer, the backward direction on the padding-aware reversal of its input.
   Inter-layer dropout has torch.nn's distribution, drawn per call (so not torch.nn's draws for the
   same seed).
 
@@ -40,6 +42,7 @@ import torch
 import torch.nn.functional as F
 from torch.nn.utils.rnn import PackedSequence, pack_padded_sequence, pad_packed_sequence
 
+from .. import _checks
 from ..cells import LSTMCell, LSTMState
 from ..cells.base import RecurrentCell
 from .common import forget_shift
@@ -74,10 +77,10 @@ def run_fused(cells: Sequence[RecurrentCell], x: torch.Tensor, state: Any, lengt
     with _quiet_projection(first):
         if lengths is None:
             outputs, final = _call(op, cells, x, hx, num_layers, dropout, training, bidirectional)
-        elif x.is_cuda or torch.jit.is_tracing() or not _records_graph(cells, x, hx):
+        elif _packs(cells, x, hx):
             outputs, final = _packed(op, cells, x, hx, lengths, num_layers, dropout, training, bidirectional)
         else:
-            unidirectional = _chunked if is_lstm else _gathered
+            unidirectional = _chunked if is_lstm else _gathered                 # traced: never _chunked
             if not bidirectional:
                 outputs, final = unidirectional(op, cells, x, hx, lengths, num_layers, dropout, training)
             else:
@@ -99,6 +102,12 @@ def _needs_fp32_fallback(x: torch.Tensor) -> bool:
     """Whether CPU autocast would run the fused op in bf16 on a CPU that cannot (module docstring)."""
     return (x.device.type == "cpu" and torch.is_autocast_enabled("cpu")
             and torch.get_autocast_dtype("cpu") == torch.bfloat16 and not cpu_bf16_supported())
+
+
+def _packs(cells, x: torch.Tensor, hx: tuple) -> bool:
+    """Whether lengths go as a packed sequence (module docstring); never where the packing cannot be
+    traced (torch.compile / torch.export, the meta device)."""
+    return not _checks.symbolic(x) and (x.is_cuda or torch.jit.is_tracing() or not _records_graph(cells, x, hx))
 
 
 def _records_graph(cells, x: torch.Tensor, hx: tuple) -> bool:
@@ -193,8 +202,9 @@ def _bidirectional(unidirectional, op, cells, x, hx, lengths, num_layers, dropou
 
 @contextlib.contextmanager
 def _quiet_projection(cell: RecurrentCell) -> Iterator[None]:
-    """Silences torch's notice that oneDNN has no LSTM projection (torch then uses its own kernel)."""
-    if not getattr(cell, "proj_size", 0):
+    """Silences torch's notice that oneDNN has no LSTM projection (torch then uses its own kernel);
+    not while traced by torch.compile / torch.export, which do not trace ``warnings.catch_warnings``."""
+    if not getattr(cell, "proj_size", 0) or torch.compiler.is_compiling():
         yield
         return
     with warnings.catch_warnings():

@@ -12,6 +12,7 @@ from typing import Any
 
 import torch
 
+from .. import _checks
 from ..cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
 from ..cells.activations import name_of
 from ..cells.base import RecurrentCell, map_state
@@ -37,7 +38,17 @@ def run_cell(cell: RecurrentCell, x: torch.Tensor, state: Any, lengths: torch.Te
     Returns:
         ``(y (B, T, R), final_state)``, y zero at padded steps, the final state taken at each row's
         last valid step.
+
+    Under autocast the kernel runs in the parameters' dtype (float32) with autocast off: its step
+    loops write into preallocated buffers of one dtype, and the state, summed over every step forward
+    and backward, keeps full precision. Lower-precision inputs and states are cast up (exactly).
     """
+    if _checks.autocast_dtype(x.device) is not None:
+        dtype = cell.weight_ih.dtype
+        with torch.autocast(x.device.type, enabled=False):
+            return run_cell(cell, x.to(dtype), map_state(lambda s: s.to(dtype), state), lengths,
+                            recurrent_mask=None if recurrent_mask is None else recurrent_mask.to(dtype),
+                            zoneout=zoneout, training=training)
     batch, time = x.shape[:2]
     x_tm = x.transpose(0, 1)                                                   # (T, B, I)
     timeline, order = Timeline(time, batch), None

@@ -16,7 +16,7 @@ from torch import nn
 
 from .. import _checks, kernels
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
-from ..cells.base import RecurrentCell, map_state, state_leaves
+from ..cells.base import RecurrentCell, conform_state, map_state
 from .loop import run_direction
 
 _CELL_KEY = re.compile(r"^cells\.(\d+)\.(\w+)$")
@@ -34,6 +34,7 @@ class RecurrentLayer(nn.Module):
         dropout: dropout on the outputs of every layer but the last (training only), as torch.nn.
         recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence and cell.
         zoneout: zoneout rate on the state (training: random; evaluation: the expectation).
+        device, dtype: the parameters' (``torch.nn``'s factory arguments; ``device="meta"`` allocates nothing).
         **cell_options: passed to every cell (``bias``, and the cell's variant options).
 
     ``forward(x, state=None, lengths=None) -> (outputs, final_state)``:
@@ -41,6 +42,8 @@ class RecurrentLayer(nn.Module):
         state: ``(L*D, B, R)``, for LSTM ``LSTMState(h (L*D, B, R), c (L*D, B, H))``; None is zeros.
         outputs: ``(B, T, D*R)``, zero at padded steps. final_state: like ``state``, taken at each
         row's last valid step. Row order of the state is ``layer * D + direction``, as torch.nn.
+        An LSTM state may be any pair ``(h, c)``. ``x`` and ``state`` have the parameters' dtype and device
+        (under autocast also the autocast dtype); anything else raises ValueError naming the argument.
 
     ``forward`` runs torch's fused op for the standard configuration, a BPTT kernel for the variants
     and regularisers, the per-step loop otherwise; ``fast_path`` says which and why (rnnkit.kernels).
@@ -50,25 +53,32 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = True, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, **cell_options: Any):
+                 zoneout: float = 0.0, *, device=None, dtype=None, **cell_options: Any):
         super().__init__()
-        if not isinstance(num_layers, int) or isinstance(num_layers, bool) or num_layers < 1:
-            raise ValueError(f"num_layers: expected a positive integer, got {num_layers!r}")
-        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
-        self.bidirectional, self.batch_first = bool(bidirectional), bool(batch_first)
-        self.num_directions = 2 if bidirectional else 1
+        self.input_size = _checks.check_size(input_size, "input_size")
+        self.hidden_size = _checks.check_size(hidden_size, "hidden_size")
+        self.num_layers = _checks.check_size(num_layers, "num_layers")
+        self.bidirectional = _checks.check_flag(bidirectional, "bidirectional")
+        self.batch_first = _checks.check_flag(batch_first, "batch_first")
+        self.num_directions = 2 if self.bidirectional else 1
         self.dropout = _checks.check_probability(dropout, "dropout")
         self.recurrent_dropout = _checks.check_probability(recurrent_dropout, "recurrent_dropout")
         self.zoneout = _checks.check_probability(zoneout, "zoneout")
         self.cell_options = dict(cell_options)
         cells = []
-        for layer in range(num_layers):
+        for layer in range(self.num_layers):
             for _ in range(self.num_directions):
-                layer_input = input_size if layer == 0 else self.num_directions * (cells[-1].output_size)
-                cells.append(self.cell_class(layer_input, hidden_size, **cell_options))
+                layer_input = self.input_size if layer == 0 else self.num_directions * cells[-1].output_size
+                cells.append(self.cell_class(layer_input, self.hidden_size, device=device, dtype=dtype,
+                                             **cell_options))
         self.cells = nn.ModuleList(cells)
         self._register_state_dict_hook(_to_torch_keys)
         self._register_load_state_dict_pre_hook(_from_torch_keys, with_module=True)
+
+    def reset_parameters(self) -> None:
+        """Every cell's initialisation again (e.g. after ``to_empty`` from the meta device)."""
+        for cell in self.cells:
+            cell.reset_parameters()
 
     @property
     def output_size(self) -> int:
@@ -86,18 +96,20 @@ class RecurrentLayer(nn.Module):
         (recurrent dropout changes the computation only in training, so it depends on the mode)."""
         return self._path().label
 
-    def _path(self) -> kernels.Path:
+    def _path(self, lengths: bool = False, symbolic: bool = False) -> kernels.Path:
         return kernels.choose_path(self.cells, recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
-                                   training=self.training)
+                                   training=self.training, lengths=lengths, symbolic=symbolic)
 
     def forward(self, x: torch.Tensor, state: Any = None, lengths=None) -> tuple[torch.Tensor, Any]:
-        batch, time = _checks.check_sequence(x, self.input_size, self.batch_first)
+        batch, time = _checks.check_sequence(x, self.input_size, self.batch_first, self.cells[0].weight_ih)
         if not self.batch_first:
             x = x.transpose(0, 1)                                                  # (B, T, I)
         lengths = _checks.check_lengths(lengths, batch, time, x.device)
-        path = self._path().kind
+        if state is not None:
+            state = conform_state(state, self.cells[0].state_size, (len(self.cells), batch), "state",
+                                  self.cells[0].weight_ih)
+        path = self._path(lengths is not None, _checks.symbolic(x)).kind
         if path == kernels.FUSED:
-            self._check_state(state, batch)
             outputs, final_state = kernels.run_fused(self.cells, x, state, lengths, num_layers=self.num_layers,
                                                      bidirectional=self.bidirectional, dropout=self.dropout,
                                                      training=self.training)        # (B, T, D*R)
@@ -124,25 +136,10 @@ class RecurrentLayer(nn.Module):
             layer_input = torch.cat(outputs, dim=2) if len(outputs) > 1 else outputs[0]  # (B, T, D*R)
         return layer_input, map_state(lambda *leaves: torch.stack(leaves), *finals)     # (L*D, B, .)
 
-    def _check_state(self, state: Any, batch: int) -> None:
-        """Validates ``state``: None, or ``(L*D, B, .)`` per leaf with this layer's structure."""
-        if state is None:
-            return
-        count = len(self.cells)
-        template = self.cells[0].init_state(batch, device="meta")
-        if isinstance(template, torch.Tensor) != isinstance(state, torch.Tensor) or (
-                not isinstance(state, torch.Tensor) and len(state) != len(template)):
-            raise ValueError(f"state: expected {_layout(template, count)}, got {type(state).__name__}")
-        fields = getattr(template, "_fields", None)
-        for index, (got, want) in enumerate(zip(state_leaves(state), state_leaves(template))):
-            name = "state" if fields is None else f"state.{fields[index]}"
-            _checks.check_state_tensor(got, (count, *want.shape), name)
-
     def _split_state(self, state: Any, batch: int, x: torch.Tensor) -> list[Any]:
-        """Validates ``state (L*D, B, .)`` and splits it into one state per cell."""
+        """One state per cell from a checked ``state (L*D, B, .)``, or zeros for None."""
         if state is None:
             return [cell.init_state(batch, device=x.device, dtype=x.dtype) for cell in self.cells]
-        self._check_state(state, batch)
         return [map_state(lambda leaf: leaf[k], state) for k in range(len(self.cells))]
 
     def __getattr__(self, name: str):
@@ -168,13 +165,6 @@ class RecurrentLayer(nn.Module):
                 options.append(f"{key}={getattr(self, key)!r}")
         options += [f"{k}={v!r}" for k, v in self.cell_options.items()]
         return ", ".join(options)
-
-
-def _layout(template: Any, count: int) -> str:
-    if isinstance(template, torch.Tensor):
-        return f"a tensor of shape ({count}, B, {template.shape[-1]})"
-    inner = ", ".join(f"{f} ({count}, B, {leaf.shape[-1]})" for f, leaf in zip(template._fields, template))
-    return f"{type(template).__name__}({inner})"
 
 
 def _torch_key(layer: RecurrentLayer, cell_index: int, name: str) -> str:

@@ -117,8 +117,8 @@ class RNN(nn.Module):
                  recurrent_dropout: float = 0.0, zoneout: float = 0.0):
         super().__init__()
         self.cell = cell
-        self.reverse = bool(reverse)
-        self.batch_first = bool(batch_first)
+        self.reverse = _checks.check_flag(reverse, "reverse")
+        self.batch_first = _checks.check_flag(batch_first, "batch_first")
         self.recurrent_dropout = _checks.check_probability(recurrent_dropout, "recurrent_dropout")
         self.zoneout = _checks.check_probability(zoneout, "zoneout")
         if self.recurrent_dropout and not accepts_recurrent_mask(cell):
@@ -127,15 +127,17 @@ class RNN(nn.Module):
 
     def forward(self, x: torch.Tensor, state: Any = None, lengths=None) -> tuple[torch.Tensor, Any]:
         input_size = getattr(self.cell, "input_size", None)
+        builtin = isinstance(self.cell, RecurrentCell)
         batch, time = _checks.check_sequence(x, input_size if input_size is not None else x.shape[-1],
-                                             self.batch_first)
+                                             self.batch_first, self.cell.weight_ih if builtin else None)
         if not self.batch_first:
             x = x.transpose(0, 1)
         lengths = _checks.check_lengths(lengths, batch, time, x.device)
         state = self._initial_state(state, batch, x)
         outputs, final = run_direction(self.cell, x, state, lengths, reverse=self.reverse,
                                        recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
-                                       training=self.training, path=self._path().kind)
+                                       training=self.training, path=self._path(lengths is not None,
+                                                                               _checks.symbolic(x)).kind)
         return (outputs if self.batch_first else outputs.transpose(0, 1)), final
 
     @property
@@ -144,15 +146,18 @@ class RNN(nn.Module):
         ``"bptt kernel (peephole)"``, ``"autograd loop (user cell MyCell)"``."""
         return self._path().label
 
-    def _path(self) -> kernels.Path:
+    def _path(self, lengths: bool = False, symbolic: bool = False) -> kernels.Path:
         return kernels.choose_path([self.cell], recurrent_dropout=self.recurrent_dropout, zoneout=self.zoneout,
-                                   training=self.training)
+                                   training=self.training, lengths=lengths, symbolic=symbolic)
 
     def _initial_state(self, state: Any, batch: int, x: torch.Tensor) -> Any:
+        """The checked state (built-in cells: in the cell's structure), or the cell's zeros for None."""
         if state is None:
             if not hasattr(self.cell, "init_state"):
                 raise ValueError(f"state: cell {type(self.cell).__name__} has no init_state(); pass a state")
             return self.cell.init_state(batch, device=x.device, dtype=x.dtype)
+        if isinstance(self.cell, RecurrentCell):
+            return self.cell.check_state(state, batch)
         if hasattr(self.cell, "check_state"):
             self.cell.check_state(state, batch)
         return state

@@ -22,11 +22,10 @@ def zoneout(state_prev: Any, state_new: Any, p: float, training: bool) -> Any:
     ``s_t = d * s_{t-1} + (1 - d) * s~_t`` for every state tensor (LSTM: h and c, independent masks),
     ``d ~ Bernoulli(p)`` per step and unit in training, ``d = p`` in evaluation.
     """
-    if training:
-        def blend(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
-            keep = torch.empty_like(new).bernoulli_(p)                  # d
-            return torch.lerp(new, old, keep)                          # new + d * (old - new)
-    else:
-        def blend(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
-            return torch.lerp(new, old, p)
+    def blend(old: torch.Tensor, new: torch.Tensor) -> torch.Tensor:
+        if old.dtype != new.dtype:                                     # under autocast: the wider of the two
+            dtype = torch.promote_types(old.dtype, new.dtype)
+            old, new = old.to(dtype), new.to(dtype)
+        d = torch.empty_like(new).bernoulli_(p) if training else p
+        return torch.lerp(new, old, d)                                 # new + d * (old - new)
     return map_state(blend, state_prev, state_new)
