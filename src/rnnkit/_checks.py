@@ -107,7 +107,7 @@ def check_sequence(x: torch.Tensor, feature_size: int, batch_first: bool, like: 
         like: a parameter whose dtype and device ``x`` must have (see :func:`check_dtype_device`), or None.
     Raises:
         ValueError: not a tensor, wrong rank, wrong F, an empty batch or time axis, another dtype or
-        device, or (value checks on) NaN / Inf inside.
+            device, or (value checks on) NaN / Inf inside.
     """
     layout = "(B, T, F)" if batch_first else "(T, B, F)"
     if not isinstance(x, torch.Tensor):

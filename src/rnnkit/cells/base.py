@@ -154,7 +154,7 @@ class RecurrentCell(nn.Module):
 
         Raises:
             ValueError: ``x_t`` or ``state`` of another shape, structure, dtype or device than the
-            parameters'; NaN or Inf in them when the value checks are on (``rnnkit.set_checks``).
+                parameters'; NaN or Inf in them when the value checks are on (``rnnkit.set_checks``).
         """
         batch = _checks.check_step_input(x_t, self.input_size, self.weight_ih)
         if state is None:
