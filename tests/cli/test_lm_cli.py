@@ -101,16 +101,32 @@ def test_word_level_run_reports_per_word(tmp_path, capsys):
     assert "bits/word" in capsys.readouterr().out
 
 
-@pytest.mark.slow                                             # ~15-35 s: the full corpus and a real model
-def test_demo_prints_poems_of_seven_character_lines(tmp_path, capsys):
+def poems_after(out: str, title: str) -> list[str]:
+    body = out.split(title, 1)[1].lstrip("\n")
+    return [p for p in body.split("\n\n") if p.strip()][:1]
+
+
+def test_demo_trains_writes_and_shows_the_shipped_model(tmp_path, capsys):
+    """The main job end to end on a tiny budget: both models write poems of eight 7-character lines, the
+    shipped model scores about 3.97 nats/char on the demo's validation split, a second demo replaces the
+    first, and a directory of another run is refused."""
     run = tmp_path / "demo"
-    assert main(["demo", "--minutes", "0.05", "--poems", "2", "--run-dir", str(run)]) == 0
+    argv = ["demo", "--minutes", "0.05", "--poems", "1", "--run-dir", str(run)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
-    assert "validation after" in out and "nats/char" in out
-    body = out.split("new poems (temperature 0.8):\n\n", 1)[1].split("\n\n\ndone in")[0]
-    poems_out = body.split("\n\n")
-    assert len(poems_out) == 2
-    for poem in poems_out:
+    assert re.search(r"validation after \d+ steps: \d\.\d{4} nats/char", out)
+    shipped = float(re.search(r"validation: (\d\.\d{4}) nats/char", out).group(1))
+    assert 3.9 < shipped < 4.05
+    for title in ("1 poem by the model trained just now (temperature 0.8):",
+                  "1 poem by the shipped model (temperature 0.8):"):
+        (poem,) = poems_after(out, title)
         lines = poem.split("\n")
         assert len(lines) == 8 and all(len(line) == 8 and all(map(is_ideograph, line[:7])) for line in lines)
-    assert (run / "checkpoints").is_dir()
+        assert [line[-1] for line in lines] == ["，", "。"] * 4
+    assert (run / "checkpoints").is_dir() and (run / "config.toml").is_file()
+    assert main(argv) == 0                                            # an earlier demo run is replaced
+    other = tmp_path / "other"
+    assert main(["train", "lm", "--corpus", "poems", *TINY, "--max-steps", "1", "--run-dir", str(other)]) == 0
+    capsys.readouterr()
+    assert main(["demo", "--minutes", "0.05", "--run-dir", str(other)]) == 2
+    assert "already holds" in capsys.readouterr().err

@@ -121,7 +121,8 @@ def run_evaluate(args: argparse.Namespace) -> int:
     from ..tasks import perplexity_metrics
     from .task import resolve_device
 
-    model, vocab, metadata = load_run(args.run_dir, resolve_device(args.device))
+    model, vocab, checkpoint = load_run(args.run_dir, resolve_device(args.device))
+    metadata = checkpoint.metadata
     if args.text is not None:
         text, source = read_text(args.text, args.encoding), args.text
     else:
@@ -227,7 +228,7 @@ def validation_nats(model, vocab, text: str, batch_size: int, seq_len: int, sour
 
 
 def load_run(run_dir: str, device):
-    """``(model, vocabulary, metadata)`` of a language-model run directory (or checkpoint directory): its
+    """``(model, vocabulary, checkpoint)`` of a language-model run directory (or checkpoint directory): its
     newest checkpoint that verifies and fits, an older one if the newest is damaged."""
     from ..tasks.lm import VOCABULARIES, LanguageModel, LanguageModelConfig
     from ..train.restore import restore_model
@@ -237,7 +238,7 @@ def load_run(run_dir: str, device):
                            "(no such directory)")
     model, checkpoint = restore_model(run_dir, LanguageModel, LanguageModelConfig, vocabularies=VOCABULARIES,
                                       device=device)
-    return model, vocabulary(checkpoint), checkpoint.metadata
+    return model, vocabulary(checkpoint), checkpoint
 
 
 def generate(model, vocab, prime: str, length: int, **options):
