@@ -37,78 +37,15 @@ import time
 from typing import Iterator
 
 import torch
-import torch.nn.functional as F
-from torch import nn
 
 from rnnkit.data import StreamBatches, Vocabulary, load_corpus
 from rnnkit.tasks import LanguageModel, LanguageModelConfig
-from rnnkit.train import Callback, TrainConfig, Trainer
+from rnnkit.train import TrainConfig
+
+from lm_speed import CharLSTM, rnnkit_round, torch_round        # the same Trainer round and plain loop
 
 VAL_FRACTION, SPLIT_SEED, MAX_VOCAB = 0.02, 0, 2000      # the demo's split and vocabulary
 BUSY_LOOP = "while True: pass"
-
-
-class StepClock(Callback):
-    """Records the wall time and the character count of every training batch."""
-
-    def __init__(self):
-        self.times: list[float] = []
-        self.counts: list[int] = []
-
-    def on_train_begin(self, trainer, logs) -> None:
-        self.times, self.counts = [time.perf_counter()], []
-
-    def on_train_batch_end(self, trainer, logs) -> None:
-        self.times.append(time.perf_counter())
-        self.counts.append(logs["count"])
-
-
-def chars_per_second(times: list[float], counts: list[int], warmup: int) -> float:
-    """Characters of the batches after ``warmup`` divided by their wall time."""
-    return sum(counts[warmup:]) / (times[-1] - times[warmup])
-
-
-def rnnkit_round(model: LanguageModel, batches: StreamBatches, config: TrainConfig, steps: int, warmup: int) -> float:
-    """The demo's way: Trainer.fit with the demo's config, stopped after ``warmup + steps`` steps."""
-    clock = StepClock()
-    config = TrainConfig(**{**config.__dict__, "max_steps": warmup + steps, "progress": False, "log_every": 10**6})
-    Trainer(model, config, callbacks=[clock], device="cpu").fit(batches)
-    return chars_per_second(clock.times, clock.counts, warmup)
-
-
-class CharLSTM(nn.Module):
-    """The plain-PyTorch model: embedding, one nn.LSTM, linear output sharing the embedding matrix."""
-
-    def __init__(self, vocab_size: int, hidden_size: int):
-        super().__init__()
-        self.embed = nn.Embedding(vocab_size, hidden_size)
-        self.lstm = nn.LSTM(hidden_size, hidden_size, batch_first=True)
-        self.head = nn.Linear(hidden_size, vocab_size)
-        self.head.weight = self.embed.weight                                      # tied, as the demo's model
-
-    def forward(self, x, hidden=None):
-        out, hidden = self.lstm(self.embed(x), hidden)                            # (B, T, H)
-        return self.head(out), hidden                                             # (B, T, V)
-
-
-def torch_round(model: CharLSTM, optimizer: torch.optim.Optimizer, batches: StreamBatches, steps: int,
-                warmup: int, precision: str) -> float:
-    times, counts, hidden = [time.perf_counter()], [], None
-    autocast = (torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16"
-                else contextlib.nullcontext())
-    for batch, _ in zip(batches, range(warmup + steps)):
-        if hidden is not None:
-            hidden = tuple(h.detach() for h in hidden)
-        with autocast:
-            logits, hidden = model(batch.x, hidden)
-            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.y.reshape(-1))
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        nn.utils.clip_grad_norm_(model.parameters(), 5.0)
-        optimizer.step()
-        times.append(time.perf_counter())
-        counts.append(batch.y.numel())
-    return chars_per_second(times, counts, warmup)
 
 
 @contextlib.contextmanager
@@ -148,7 +85,7 @@ def main() -> None:
     torch.manual_seed(0)
     ours = LanguageModel(LanguageModelConfig(vocab_size=len(vocab), cell="lstm", embed_size=args.hidden_size,
                                              hidden_size=args.hidden_size, layers=1, tie_weights=True))
-    theirs = CharLSTM(len(vocab), args.hidden_size)
+    theirs = CharLSTM(len(vocab), args.hidden_size, args.hidden_size, 1, tie=True)
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in theirs.parameters())
     optimizer = torch.optim.Adam(theirs.parameters(), lr=args.lr)
     demo_config = TrainConfig(lr=args.lr, schedule="cosine", warmup_steps=20, epochs=1000, clip_norm=5.0,
@@ -168,7 +105,7 @@ def main() -> None:
         speeds: dict[str, list[float]] = {"rnnkit": [], "torch": []}
         with competing_process(busy):
             for round_index in range(args.rounds):
-                speeds["rnnkit"].append(rnnkit_round(ours, batches, demo_config, args.steps, args.warmup))
+                speeds["rnnkit"].append(rnnkit_round(ours, batches, args.steps, args.warmup, demo_config))
                 speeds["torch"].append(torch_round(theirs, optimizer, batches, args.steps, args.warmup,
                                                    args.precision))
                 print(f"{label}, round {round_index + 1}: rnnkit {speeds['rnnkit'][-1]:,.0f} chars/s, "
@@ -178,8 +115,8 @@ def main() -> None:
         rows.append((threads, busy, ours_median, theirs_median, ratios))
     torch.set_num_threads(thread_counts[0])
 
-    print(f"\n| intra-op threads | competing process | rnnkit Trainer chars/s | plain PyTorch chars/s | "
-          f"ratio rnnkit / PyTorch (per round) |\n|---|---|---|---|---|")
+    print("\n| intra-op threads | competing process | rnnkit Trainer chars/s | plain PyTorch chars/s | "
+          "ratio rnnkit / PyTorch (per round) |\n|---|---|---|---|---|")
     for threads, busy, ours_median, theirs_median, ratios in rows:
         print(f"| {threads} | {'busy loop (1 core)' if busy else 'none'} | {ours_median:,.0f} | "
               f"{theirs_median:,.0f} | {ours_median / theirs_median:.2f} "

@@ -21,6 +21,8 @@ and copy the printed table into BENCHMARKS.md (section "Language model").
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
 import platform
 import statistics
 import time
@@ -57,35 +59,42 @@ def tokens_per_second(times: list[float], counts: list[int], warmup: int) -> flo
     return sum(counts[warmup:]) / (times[-1] - times[warmup])
 
 
-def rnnkit_round(model: LanguageModel, batches: StreamBatches, steps: int, warmup: int) -> float:
+def rnnkit_round(model: LanguageModel, batches: StreamBatches, steps: int, warmup: int,
+                 config: TrainConfig = TrainConfig(lr=2e-3, clip_norm=5.0)) -> float:
+    """Trainer.fit with ``config``, stopped after ``warmup + steps`` steps; tokens/s of the timed steps."""
     clock = StepClock()
-    config = TrainConfig(lr=2e-3, clip_norm=5.0, max_steps=warmup + steps, progress=False, log_every=10**6)
+    config = dataclasses.replace(config, max_steps=warmup + steps, progress=False, log_every=10**6)
     Trainer(model, config, callbacks=[clock], device="cpu").fit(batches)
     return tokens_per_second(clock.times, clock.counts, warmup)
 
 
 class CharLSTM(nn.Module):
-    """The plain-PyTorch char-rnn model."""
+    """The plain-PyTorch char-rnn model: embedding, nn.LSTM, linear output (sharing the embedding if ``tie``)."""
 
-    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int):
+    def __init__(self, vocab_size: int, embed_size: int, hidden_size: int, num_layers: int, tie: bool = False):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, embed_size)
         self.lstm = nn.LSTM(embed_size, hidden_size, num_layers, batch_first=True)
         self.head = nn.Linear(hidden_size, vocab_size)
+        if tie:
+            self.head.weight = self.embed.weight
 
     def forward(self, x, hidden=None):
-        out, hidden = self.lstm(self.embed(x), hidden)
-        return self.head(out), hidden
+        out, hidden = self.lstm(self.embed(x), hidden)                            # (B, T, H)
+        return self.head(out), hidden                                             # (B, T, V)
 
 
 def torch_round(model: CharLSTM, optimizer: torch.optim.Optimizer, batches: StreamBatches, steps: int,
-                warmup: int) -> float:
+                warmup: int, precision: str = "fp32") -> float:
+    """The plain training loop (bf16: under CPU autocast); tokens/s of the steps after ``warmup``."""
     times, counts, hidden = [time.perf_counter()], [], None
+    autocast = torch.autocast("cpu", dtype=torch.bfloat16) if precision == "bf16" else contextlib.nullcontext()
     for batch, _ in zip(batches, range(warmup + steps)):
         if hidden is not None:
             hidden = tuple(h.detach() for h in hidden)
-        logits, hidden = model(batch.x, hidden)
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), batch.y.reshape(-1))
+        with autocast:
+            logits, hidden = model(batch.x, hidden)
+            loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch.y.reshape(-1))
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         nn.utils.clip_grad_norm_(model.parameters(), 5.0)
