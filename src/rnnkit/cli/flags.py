@@ -63,7 +63,7 @@ def _optional(check: Callable[[str], Any]):
 
 positive_int = _typed(_int_at_least(1), "a positive integer")
 count = _typed(_int_at_least(0), "an integer >= 0")
-seed = _typed(_int_at_least(0, SEED_LIMIT), f"an integer in [0, 2**32)")
+seed = _typed(_int_at_least(0, SEED_LIMIT), "an integer in [0, 2**32)")
 positive_float = _typed(_float_in(0.0, math.inf, True, True), "a finite positive number")
 nonnegative_float = _typed(_float_in(0.0, math.inf, False, True), "a finite number >= 0")
 rate = _typed(_float_in(0.0, 1.0, False, True), "a rate in [0, 1)")

@@ -91,7 +91,6 @@ def step_forward(p: dict, opts: dict, x: np.ndarray, state: tuple, mask: np.ndar
     phi, _ = _activations.get(opts["activation"])
     G, ln, peep = opts["n_gates"], opts["layer_norm"], opts["peephole"]
     h_prev, c_prev = state
-    H = c_prev.shape[1]
     hm = h_prev * mask                                                   # recurrent dropout on h_{t-1}
     ax, cache_x = matmul_forward(x, p["weight_ih"], p["ln_ih_weight"] if ln else None, G)
     ah, cache_h = matmul_forward(hm, p["weight_hh"], p["ln_hh_weight"] if ln else None, G)
