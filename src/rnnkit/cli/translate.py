@@ -151,7 +151,7 @@ def save_heatmap(alignment, path: str) -> Path:
         from matplotlib.figure import Figure
     except ImportError as err:
         raise ValueError("--heatmap needs matplotlib: pip install 'rnnkit[train]'") from err
-    font, source, target = _labels(alignment.source, alignment.target)
+    font, source, target = drawable_labels(alignment.source, alignment.target)
     weights = alignment.weights.numpy()                                            # (T', S)
     figure = Figure(figsize=(max(4.0, 0.45 * len(source) + 2), max(3.0, 0.4 * len(target) + 1.5)),
                     layout="constrained")
@@ -167,7 +167,7 @@ def save_heatmap(alignment, path: str) -> Path:
     return Path(path)
 
 
-def _labels(source: list[str], target: list[str]):
+def drawable_labels(source: list[str], target: list[str]):
     """``(font or None, source labels, target labels)``: a font that draws every token, else the
     default font with undrawable characters replaced by their code points."""
     from matplotlib import font_manager, ft2font
