@@ -117,6 +117,8 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "batch_size": ("--batch-size", {"type": positive_int, "help": "examples per batch"}),
     # data
     "corpus": ("--corpus", {"help": "a packaged corpus name or a file"}),
+    "data": ("--data", {"metavar": "DIR_OR_MANIFEST",
+                        "help": "a folder of LABEL_*.wav recordings, or a TSV manifest of path<TAB>transcript lines"}),
     "encoding": ("--encoding", {"type": encoding, "help": "text encoding of a user file"}),
     "level": ("--level", {"choices": ("char", "word"), "help": "tokens: characters or whitespace-separated words"}),
     "limit": ("--limit", {"type": positive_int, "help": "use only the first N examples of each split (quick runs)"}),

@@ -192,15 +192,19 @@ class BucketBatches:
         for indices in self.batch_indices():
             yield collate([self.examples[i] for i in indices])
 
+    def size(self, i: int) -> int:
+        """The length that sorts example ``i`` into its bucket (its tokens)."""
+        return len(self.examples[i].ids)
+
     def batch_indices(self) -> list[list[int]]:
         """The example indices of each batch of one pass (a fresh draw each call when shuffling)."""
         size = self.batch_size
         if not self.shuffle:
-            order = sorted(range(len(self.examples)), key=lambda i: len(self.examples[i].ids))
+            order = sorted(range(len(self.examples)), key=self.size)
             return [order[i:i + size] for i in range(0, len(order), size)]
         order = torch.randperm(len(self.examples)).tolist()
         batches = []
         for p in range(0, len(order), size * self.POOL):
-            pool = sorted(order[p:p + size * self.POOL], key=lambda i: len(self.examples[i].ids))
+            pool = sorted(order[p:p + size * self.POOL], key=self.size)
             batches += [pool[i:i + size] for i in range(0, len(pool), size)]
         return [batches[i] for i in torch.randperm(len(batches)).tolist()]

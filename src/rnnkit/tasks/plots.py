@@ -67,3 +67,36 @@ def plot_forecast(times: Sequence[float], truth: Sequence[float], forecasts: dic
     axes.legend(loc="best", fontsize="small")
     figure.savefig(path, dpi=90)
     return Path(path)
+
+
+def plot_alignment(spectrogram: np.ndarray, frame_seconds: float, labels: Sequence[str], label_seconds: float,
+                   path: str | Path, title: str = "") -> Path:
+    """A log-mel spectrogram ``(T, J)`` with a recogniser's per-frame best output under it: each run of
+    one symbol marked at its frames, blanks left empty (the CTC alignment).
+
+    Arguments:
+        spectrogram: ``(T, J)`` log-mel frames.  frame_seconds: seconds between its frames.
+        labels: the output per output frame ("" for blank).  label_seconds: seconds between output frames.
+    Returns the path written.
+    """
+    frames, channels = spectrogram.shape
+    figure = _figure(max(6.0, min(16.0, 2.0 + frames * frame_seconds * 4.0)), 4.0)
+    top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[4, 1])
+    top.imshow(spectrogram.T, origin="lower", aspect="auto", cmap="magma",
+               extent=(0.0, frames * frame_seconds, 0, channels))
+    top.set_ylabel("mel channel")
+    top.set_title(title)
+    start = 0
+    for t in range(1, len(labels) + 1):
+        if t == len(labels) or labels[t] != labels[start]:
+            if labels[start]:
+                left, right = start * label_seconds, t * label_seconds
+                bottom.axvspan(left, right, color="tab:blue", alpha=0.3)
+                bottom.text((left + right) / 2, 0.5, labels[start], ha="center", va="center", fontsize=11)
+            start = t
+    bottom.set_yticks([])
+    bottom.set_ylim(0, 1)
+    bottom.set_xlim(0.0, max(frames * frame_seconds, len(labels) * label_seconds))
+    bottom.set_xlabel("seconds (boxes: frames whose best output is that symbol; empty: blank)")
+    figure.savefig(path, dpi=90)
+    return Path(path)

@@ -13,6 +13,10 @@ P, R and F1 as above over entities, overall and per type.
 Classification: accuracy, macro-F1 (the unweighted mean over classes of each class's F1, a class
 with neither gold nor predicted examples left out) and the confusion matrix ``M[gold][predicted]``.
 Regression: RMSE and MAE.
+
+Transcripts (speech recognition): the symbol error rate ``(S + D + I) / N``, the minimum number of
+substitutions, deletions and insertions that turn each hypothesis into its reference (Levenshtein),
+summed over the test set, over the N reference symbols; and the share of exactly right strings.
 """
 from __future__ import annotations
 
@@ -140,6 +144,30 @@ def regression_scores(truth: Sequence[float], predicted: Sequence[float]) -> dic
     errors = [p - t for t, p in zip(truth, predicted)]
     return {"rmse": math.sqrt(sum(e * e for e in errors) / len(errors)),
             "mae": sum(abs(e) for e in errors) / len(errors)}
+
+
+def edit_distance(reference: Sequence, hypothesis: Sequence) -> int:
+    """The Levenshtein distance: fewest substitutions, deletions and insertions from ``hypothesis`` to ``reference``."""
+    previous = list(range(len(hypothesis) + 1))
+    for i, r in enumerate(reference, 1):
+        current = [i]
+        for j, h in enumerate(hypothesis, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (r != h)))
+        previous = current
+    return previous[-1]
+
+
+def transcript_scores(gold: Sequence[Sequence], predicted: Sequence[Sequence]) -> dict[str, float]:
+    """``{"error_rate", "string_accuracy", "symbols", "strings"}`` of hypotheses against references
+    (strings or symbol lists; see the module docstring)."""
+    _check_pairs(gold, predicted)
+    symbols = sum(len(g) for g in gold)
+    if not symbols:
+        raise ValueError("gold: expected reference transcripts with at least one symbol, got none")
+    errors = sum(edit_distance(g, p) for g, p in zip(gold, predicted))
+    right = sum(list(g) == list(p) for g, p in zip(gold, predicted))
+    return {"error_rate": errors / symbols, "string_accuracy": right / len(gold), "symbols": symbols,
+            "strings": len(gold)}
 
 
 def format_confusion(confusion: Sequence[Sequence[int]], labels: Sequence[str]) -> str:
