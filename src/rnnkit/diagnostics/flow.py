@@ -69,20 +69,28 @@ class Unrolled:
         return state_leaves(self.states[layer][step])[0]
 
 
-def unroll(layer: nn.Module, x: torch.Tensor) -> Unrolled:
+def unroll(layer: nn.Module, x: torch.Tensor, initial: list[Any] | None = None,
+           wrap: Callable[[nn.Module], nn.Module] | None = None) -> Unrolled:
     """Runs ``layer`` over ``x (B, T, I)`` one step at a time (evaluation mode), keeping every state.
 
     Each step is :func:`~rnnkit.recurrent.loop.run_sequence` over one time step, so every cell,
     built-in or user-defined, and the evaluation-mode zoneout behave as in the layer itself.
+
+    Arguments:
+        initial: one state per layer to start from (None: zeros), e.g. the last states of an earlier call.
+        wrap: runs ``wrap(cell)`` in place of each cell (e.g. a copy that records its gates).
     """
     cells = layer_cells(layer)
     if not isinstance(x, torch.Tensor) or x.dim() != 3:
         raise ValueError(f"x: expected a (B, T, I) tensor, got {getattr(x, 'shape', type(x).__name__)}")
+    if initial is not None and len(initial) != len(cells):
+        raise ValueError(f"initial: expected one state per layer ({len(cells)}), got {len(initial)}")
     batch, time = x.shape[:2]
     zoneout = layer.zoneout
     inputs, states, layer_input = [], [], x
-    for cell in cells:
-        state = cell.init_state(batch, device=x.device, dtype=x.dtype)
+    for index, cell in enumerate(cells):
+        state = cell.init_state(batch, device=x.device, dtype=x.dtype) if initial is None else initial[index]
+        cell = cell if wrap is None else wrap(cell)
         steps, outputs = [], []
         for t in range(time):
             y, state = run_sequence(cell, layer_input[:, t:t + 1], state, zoneout=zoneout)  # (B, 1, R)

@@ -95,6 +95,16 @@ def check_sampling(temperature: float, top_k: int | None, top_p: float | None) -
         raise ValueError(f"top_p: expected a probability in (0, 1], got {top_p!r}")
 
 
+def choose_token(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
+                 top_p: float | None = None, greedy: bool = False, generator: torch.Generator | None = None) -> int:
+    """The next token from ``logits (K,)``: the most probable one (``greedy``), else a draw from
+    ``softmax(filter_logits(logits, temperature, top_k, top_p))`` (module docstring)."""
+    if greedy:
+        return int(logits.argmax())
+    probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)           # (K,)
+    return int(torch.multinomial(probs.cpu(), 1, generator=generator))
+
+
 def _apply_constraint(logits: torch.Tensor, allowed: Constraint | None, generated: Sequence[int]) -> torch.Tensor:
     """``logits (K,)`` with the tokens ``allowed`` forbids set to -inf."""
     mask = None if allowed is None else allowed(generated)
@@ -128,11 +138,8 @@ def sample(model: nn.Module, prefix: torch.Tensor, length: int, *, temperature: 
     generated: list[int] = []
     for _ in range(length):
         logits = _apply_constraint(decoder.logits[0].float(), allowed, generated)    # (K,)
-        if greedy:
-            token = int(logits.argmax())
-        else:
-            probs = filter_logits(logits, temperature, top_k, top_p).softmax(-1)    # (K,)
-            token = int(torch.multinomial(probs.cpu(), 1, generator=generator))
+        token = choose_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
+                             generator=generator)
         generated.append(token)
         yield token
         if len(generated) < length:

@@ -123,22 +123,24 @@ class LanguageModel(nn.Module):
         if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
             got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
             raise ValueError(f"x: expected a LongTensor of token ids (B, T), got {got}")
-        hidden, state = self.rnn(self._embed(x), state)                            # (B, T, R)
-        return self._logits(hidden), state                                         # (B, T, K)
+        hidden, state = self.rnn(self.embed(x), state)                             # (B, T, R)
+        return self.logits(hidden), state                                          # (B, T, K)
 
     def rnn_input(self, batch: Any) -> torch.Tensor:
         """What the recurrent stack reads from a stream batch: the embedded ``batch.x``, ``(B, T, E)``
         (with :meth:`step_losses`, the hooks of :func:`rnnkit.diagnostics.diagnose`)."""
-        return self._embed(batch.x)
+        return self.embed(batch.x)
 
     def step_losses(self, outputs: torch.Tensor, batch: Any) -> torch.Tensor:
         """The cross-entropy of each next-token prediction: ``outputs (B, T, R) -> (B, T)`` against ``batch.y``."""
-        return F.cross_entropy(self._logits(outputs).transpose(1, 2), batch.y, reduction="none")   # (B, T)
+        return F.cross_entropy(self.logits(outputs).transpose(1, 2), batch.y, reduction="none")   # (B, T)
 
-    def _embed(self, x: torch.Tensor) -> torch.Tensor:
+    def embed(self, x: torch.Tensor) -> torch.Tensor:
+        """``e_t = E[w_t]``: token ids ``(B, T)`` to the recurrent stack's input ``(B, T, E)``."""
         return self.dropout(self.embedding(x))                                     # (B, T, E)
 
-    def _logits(self, hidden: torch.Tensor) -> torch.Tensor:
+    def logits(self, hidden: torch.Tensor) -> torch.Tensor:
+        """``o_t = h_t V^T + c``: the stack's outputs ``(B, T, R)`` to next-token logits ``(B, T, K)``."""
         return F.linear(self.dropout(hidden), self.decoder_weight, self.output_bias)   # (B, T, K)
 
     def loss(self, batch: Any, state: Any = None) -> LossOutput:
