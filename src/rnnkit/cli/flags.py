@@ -91,6 +91,7 @@ def _device(text: str) -> str | None:
 
 
 device = _typed(_device, "cpu, cuda, cuda:N or mps")
+port = _typed(_int_at_least(0, 65536), "a port number in [0, 65535] (0: a free one)")
 
 
 # ---------------------------------------------------------------------------------------------- the catalogue
@@ -184,6 +185,9 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "length": ("--length", {"type": positive_int, "help": "tokens to generate"}),
     "prime": ("--prime", {"help": "text to continue"}),
     "poems": ("--poems", {"type": positive_int, "help": "poems to write (8 lines of 7 characters each)"}),
+    # serving
+    "host": ("--host", {"help": "the address to listen on (127.0.0.1: this machine only; 0.0.0.0: every network)"}),
+    "port": ("--port", {"type": port, "help": "the port to listen on (0: a free one)"}),
 }
 
 RUN_FLAGS = ("run_dir", "resume", "overwrite", "reset_optimizer", "config", "device", "threads", "quiet")
