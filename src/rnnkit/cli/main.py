@@ -22,6 +22,7 @@ from .flags import HelpFormatter
 
 COMMAND_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.tagger", "rnnkit.cli.classifier", "rnnkit.cli.forecaster",
                    "rnnkit.cli.translate", "rnnkit.cli.memory", "rnnkit.cli.diagnose", "rnnkit.cli.gradcheck",
+                   "rnnkit.cli.serve",
                    "rnnkit.cli.asr"]
 
 __all__ = ["CommandError", "build_parser", "command", "main"]
