@@ -19,7 +19,7 @@ _EXPORTS = {
 }
 
 _SUBPACKAGES = {"cells", "data", "diagnostics", "interop", "keras", "kernels", "nn", "recurrent", "reference",
-                "tasks", "train"}
+                "structured", "tasks", "train"}
 
 __all__ = sorted(_EXPORTS) + ["__version__"]
 

@@ -5,6 +5,8 @@ import argparse
 import inspect
 
 TOLERANCE = 1e-6
+# The tree and graph cells (rnnkit.diagnostics.STRUCTURED_CELLS; a test checks they agree).
+STRUCTURED = ("tree-lstm", "nary-tree-lstm", "recursive", "ggnn")
 
 
 def register(commands, train_commands) -> None:
@@ -17,7 +19,8 @@ def register(commands, train_commands) -> None:
                     "reference (hand-derived BPTT) and prints the max relative error of the outputs and of the "
                     "gradient of every parameter, the input and the initial state. Exit status 1 if any error "
                     f"exceeds {TOLERANCE:g}.")
-    add(parser, "cell", "lstm", choices=("srn", "lstm", "gru"))
+    add(parser, "cell", "lstm", choices=("srn", "lstm", "gru", *STRUCTURED),
+        help="the cell: a chain cell, or a tree / graph cell (trees: batched by level and node by node)")
     parser.add_argument("--all", action="store_true", help="check every variant of the catalogue")
     parser.add_argument("--textbook", action="store_true",
                         help="the textbook SRN language model: softmax(V h_t + c), cross-entropy over time")
@@ -64,11 +67,15 @@ def run_gradcheck(args: argparse.Namespace) -> int:
     sequence = {"lengths": args.lengths, "bidirectional": args.bidirectional,
                 "recurrent_dropout": args.recurrent_dropout, "zoneout": args.zoneout, "seed": args.seed}
     paths = ["auto", "loop"] if args.path == "both" else [args.path]
-    if args.textbook:
+    if args.cell in STRUCTURED and not args.all:
+        runs = structured_runs(args.cell, cell_options(args), sequence, paths)
+    elif args.textbook:
         runs = {"srn-textbook-lm": lambda: check_textbook_lm(seed=args.seed)}
     elif args.all:
         runs = {f"{name} [{path}]": (lambda k=kind, o=opts, p=path: check_against_reference(k, **o, **sequence, path=p))
                 for name, (kind, opts) in VARIANTS.items() for path in paths}
+        for cell in STRUCTURED:
+            runs.update(structured_runs(cell, {}, {}, paths))
     else:
         options = cell_options(args)
         accepted = inspect.signature({"srn": SimpleRNNCell, "lstm": LSTMCell, "gru": GRUCell}[args.cell]).parameters
@@ -90,3 +97,23 @@ def run_gradcheck(args: argparse.Namespace) -> int:
                 print(f"  {name:<{width}}  {error:.2e}")
     print(f"worst {worst_overall:.2e} (tolerance {TOLERANCE:g}): {'PASS' if worst_overall < TOLERANCE else 'FAIL'}")
     return 0 if worst_overall < TOLERANCE else 1
+
+
+def structured_runs(cell: str, options: dict, sequence: dict, paths: list[str]) -> dict:
+    """Label -> check of a tree cell (auto: the batched level schedule, loop: node by node) or the GGNN."""
+    from ..diagnostics.gradcheck_structured import (accepted_options, check_ggnn_against_reference,
+                                                    check_tree_against_reference)
+    from .errors import CommandError
+
+    chain_only = sorted(k for k, v in sequence.items() if v and k != "seed")
+    foreign = sorted(k for k in options if k not in accepted_options(cell)) + chain_only
+    if foreign:
+        raise CommandError(f"--cell {cell} does not take {', '.join(foreign)}")
+    seed = sequence.get("seed", 0)
+    label = cell + "".join(f" {k}={v}" for k, v in options.items())
+    if cell == "ggnn":
+        return {label: lambda: check_ggnn_against_reference(seed=seed, **options)}
+    schedule = {"auto": "schedule", "loop": "per-node"}
+    return {f"{label} [{schedule[p]}]": (lambda p=p: check_tree_against_reference(cell, path=schedule[p], seed=seed,
+                                                                                   **options))
+            for p in paths}

@@ -9,8 +9,11 @@ Imports numpy only, so it cannot share a bug with the torch code. Arrays are tim
     bidirectional_forward / bidirectional_backward       both directions, padding-aware
     srn_lm_loss(params, x, targets, h0)                  the textbook language model
     numerical_gradient / max_relative_error / finite_difference_errors   gradient checks
+    trees.forward / trees.backward                       recursive NN, Child-Sum and N-ary Tree-LSTM
+    ggnn.forward / ggnn.backward                         gated graph network propagation
 """
 from ._activations import ACTIVATIONS
+from . import ggnn, trees
 from ._time import reverse_padded
 from .bidirectional import bidirectional_backward, bidirectional_forward
 from .gradcheck import finite_difference_errors, max_relative_error, numerical_gradient
@@ -25,10 +28,12 @@ __all__ = [
     "bidirectional_forward",
     "finite_difference_errors",
     "forward",
+    "ggnn",
     "init_params",
     "init_state",
     "max_relative_error",
     "numerical_gradient",
     "reverse_padded",
     "srn_lm_loss",
+    "trees",
 ]
