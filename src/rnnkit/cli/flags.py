@@ -70,6 +70,7 @@ rate = _typed(_float_in(0.0, 1.0, False, True), "a rate in [0, 1)")
 fraction = _typed(_float_in(0.0, 1.0, True, True), "a fraction in (0, 1)")
 probability = _typed(_float_in(0.0, 1.0, False, False), "a probability in [0, 1]")
 top_p = _typed(_float_in(0.0, 1.0, True, False), "a probability in (0, 1]")
+at_least_one = _typed(_float_in(1.0, math.inf, False, True), "a finite number >= 1")
 threshold = _typed(_optional(_float_in(0.0, math.inf, True, True)), "a finite positive number or 'none'")
 optional_positive_int = _typed(_optional(_int_at_least(1)), "a positive integer or 'none'")
 
@@ -182,6 +183,9 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "top_k": ("--top-k", {"type": positive_int, "help": "sample among the k most probable tokens"}),
     "top_p": ("--top-p", {"type": top_p, "help": "sample among the most probable tokens of this total probability"}),
     "beam": ("--beam", {"type": positive_int, "help": "beam width (1: greedy)"}),
+    "repetition_penalty": ("--repetition-penalty", {"type": at_least_one,
+                                                  "help": "a token already generated scores theta * log p "
+                                                          "(theta >= 1; 1: off)"}),
     "length": ("--length", {"type": positive_int, "help": "tokens to generate"}),
     "prime": ("--prime", {"help": "text to continue"}),
     "poems": ("--poems", {"type": positive_int, "help": "poems to write (8 lines of 7 characters each)"}),
