@@ -76,12 +76,11 @@ class Corpus:
         return self.separator.join(order[:-count]), self.separator.join(order[-count:])
 
 
-def package_dir(package: str, corpus: str) -> Path:
-    """The directory of an installed package, without importing it; ValueError with the install hint if absent."""
+def package_dir(package: str, corpus: str, hint: str = INSTALL_HINT) -> Path:
+    """The directory of an installed package, without importing it; ValueError with the install ``hint`` if absent."""
     spec = importlib.util.find_spec(package)
     if spec is None or not spec.submodule_search_locations:
-        raise ValueError(f"corpus {corpus!r} needs the package {package!r}, which is not installed: "
-                         f"{INSTALL_HINT}")
+        raise ValueError(f"corpus {corpus!r} needs the package {package!r}, which is not installed: {hint}")
     return Path(next(iter(spec.submodule_search_locations)))
 
 
