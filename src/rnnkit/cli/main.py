@@ -22,10 +22,9 @@ from .flags import HelpFormatter
 
 COMMAND_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.tagger", "rnnkit.cli.classifier", "rnnkit.cli.forecaster",
                    "rnnkit.cli.translate", "rnnkit.cli.memory", "rnnkit.cli.diagnose", "rnnkit.cli.gradcheck",
-                   "rnnkit.cli.chatbot",
                    "rnnkit.cli.serve",
                    "rnnkit.cli.handwriting",
-                   "rnnkit.cli.asr", "rnnkit.cli.captioner"]
+                   "rnnkit.cli.asr"]
 
 __all__ = ["CommandError", "build_parser", "command", "main"]
 
