@@ -49,6 +49,11 @@ class TextTrace:
         return len(self.pieces)
 
 
+def _first_row(gates: list[dict[str, torch.Tensor]]) -> list[dict[str, torch.Tensor]]:
+    """Row 0 of every layer's gates, ``{name: (B, T, width)} -> {name: (T, width)}``, on the CPU."""
+    return [{name: values[0].cpu() for name, values in layer.items()} for layer in gates]
+
+
 class LanguageModelTracer:
     """Reads and writes text with a :class:`~rnnkit.tasks.lm.LanguageModel`, keeping every activation.
 
@@ -83,16 +88,15 @@ class LanguageModelTracer:
         return pieces, ids
 
     def _run(self, ids: torch.Tensor, initial: list[Any] | None):
-        """``(GateTrace, next-token probabilities (B, T, K))`` of ``ids (B, T)`` from the layers' states ``initial``."""
+        """``(GateTrace, next-token logits (B, T, K))`` of ``ids (B, T)`` from the layers' states ``initial``."""
         device = next(self.model.parameters()).device
         with torch.no_grad():
             trace = trace_gates(self.model.rnn, self.model.embed(ids.to(device)), initial)
-            probs = self.model.logits(trace.outputs).float().softmax(-1)               # (B, T, K)
-        return trace, probs
+            return trace, self.model.logits(trace.outputs).float()                    # (B, T, K)
 
-    def _top(self, probs: torch.Tensor) -> list[list[tuple[str, float]]]:
-        """``probs (T, K)`` -> per step the ``top`` most probable ``(token, probability)``."""
-        values, ids = probs.topk(min(self.top, probs.shape[-1]), dim=-1)               # (T, top)
+    def _top(self, logits: torch.Tensor) -> list[list[tuple[str, float]]]:
+        """``logits (T, K)`` -> per step the ``top`` most probable ``(token, probability)``."""
+        values, ids = logits.softmax(-1).topk(min(self.top, logits.shape[-1]), dim=-1)    # (T, top)
         return [[(self.vocab.tokens[i], p) for i, p in zip(row_ids, row_values)]
                 for row_ids, row_values in zip(ids.tolist(), values.tolist())]
 
@@ -105,9 +109,9 @@ class LanguageModelTracer:
         pieces, ids = self.pieces(text)
         if not pieces:
             raise ValueError("text: expected at least one token, got an empty text")
-        run, probs = self._run(ids[None], None)
-        gates = [{name: values[0].cpu() for name, values in layer.items()} for layer in run.gates]
-        return TextTrace(pieces, ids, gates, self._top(probs[0]), [False] * len(pieces)), (run.final, probs[0, -1])
+        run, logits = self._run(ids[None], None)
+        trace = TextTrace(pieces, ids, _first_row(run.gates), self._top(logits[0]), [False] * len(pieces))
+        return trace, (run.final, logits[0, -1])
 
     def write(self, prime: str, length: int, *, temperature: float = 1.0, top_k: int | None = None,
               top_p: float | None = None, greedy: bool = False, seed: int | None = None) -> Iterator[TextTrace]:
@@ -124,18 +128,16 @@ class LanguageModelTracer:
         check_sampling(temperature, top_k, top_p)
         generator = torch.Generator()
         generator.manual_seed(seed if seed is not None else int(torch.randint(2 ** 62, ())))
-        trace, (state, probs) = self._read(prime)
+        trace, (state, logits) = self._read(prime)
         yield trace
-        previous = int(trace.tokens[-1])
+        previous, unknown = int(trace.tokens[-1]), torch.tensor([self.vocab.unk_id], device=logits.device)
         for _ in range(length):
-            logits = probs.log().index_fill(0, torch.tensor([self.vocab.unk_id], device=probs.device), float("-inf"))
-            token = choose_token(logits, temperature=temperature, top_k=top_k, top_p=top_p, greedy=greedy,
-                                 generator=generator)
-            run, step_probs = self._run(torch.tensor([[token]]), state)
-            state, probs = run.final, step_probs[0, -1]
-            gates = [{name: values[0].cpu() for name, values in layer.items()} for layer in run.gates]
-            yield TextTrace([self.vocab.piece(token, previous)], torch.tensor([token]), gates,
-                            self._top(step_probs[0]), [True])
+            token = choose_token(logits.index_fill(0, unknown, float("-inf")), temperature=temperature, top_k=top_k,
+                                 top_p=top_p, greedy=greedy, generator=generator)
+            run, step_logits = self._run(torch.tensor([[token]]), state)
+            state, logits = run.final, step_logits[0, -1]
+            yield TextTrace([self.vocab.piece(token, previous)], torch.tensor([token]), _first_row(run.gates),
+                            self._top(step_logits[0]), [True])
             previous = token
 
     def gradient_flow(self, text: str, last: int | None = None) -> tuple[list[str], GradientFlow]:

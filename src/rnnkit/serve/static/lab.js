@@ -126,6 +126,24 @@ const Lab = {
     return token.replace(/\n/g, "⏎").replace(/\t/g, "⇥").replace(/^ $/, "␣");
   },
 
+  // The left panel of an "as you type" view: a text box whose text goes to `action` (debounced) and whose
+  // answers draw(answer) turns into what the right-hand side shows; errors are shown instead.
+  asYouType(root, run, {action, title, note, inputId, output}, draw) {
+    const input = Lab.el("textarea", {id: inputId, rows: 4, placeholder: "type here"});
+    root.append(Lab.el("section", {class: "panel controls"}, Lab.el("h2", {text: title}), input,
+                       Lab.el("p", {class: "muted", text: note})),
+                Lab.el("section", {}, output));
+    const send = Lab.debounce(async () => {
+      try {
+        draw(await Lab.post(run, action, {text: input.value}));
+      } catch (err) {
+        output.replaceChildren(Lab.error(err.message));
+      }
+    }, 150);
+    input.addEventListener("input", send);
+    return input;
+  },
+
   error(message) {
     return Lab.el("p", {class: "error", text: message});
   },

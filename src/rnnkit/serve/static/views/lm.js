@@ -7,7 +7,8 @@ Lab.views.lm = {
   mount(root, run) {
     const el = Lab.el, about = run.about;
     const pieces = [];                                   // {piece, value, top, generated}
-    const selection = {layer: 0, gate: Object.keys(about.layers[0])[0], unit: 0};
+    const gates = Object.keys(about.layers[0]);
+    const selection = {layer: 0, gate: gates.includes("c") ? "c" : "h", unit: 0};     // the cell state, as char-rnn showed it
     let controller = null, streaming = false, stale = false;
 
     const field = (label, input) => el("label", {}, label, input);
@@ -193,7 +194,7 @@ Lab.views.lm = {
         el("td", {}, (() => { const bar = el("div", {class: "bar"}); bar.style.width = `${Math.round(p * 120)}px`; return bar; })()),
         el("td", {text: `${(100 * p).toFixed(1)}%`})));
       Lab.showTip(span, el("div", {},
-        el("div", {class: "muted", text: `after “${Lab.visible(entry.piece)}”: unit ${selection.unit} = ${entry.value}`}),
+        el("div", {class: "muted", text: `after “${Lab.visible(entry.piece)}”: ${selection.gate}[${selection.unit}] = ${entry.value}`}),
         el("div", {text: "next:"}), el("table", {}, ...rows)));
     });
     textBox.addEventListener("mouseleave", Lab.hideTip);

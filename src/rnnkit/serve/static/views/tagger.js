@@ -4,27 +4,22 @@
 Lab.views.tagger = {
   mount(root, run) {
     const el = Lab.el, about = run.about;
-    const input = el("textarea", {id: "tag-text", rows: 4, placeholder: "type a sentence"});
     const output = el("div", {id: "tagged", class: "tagged"});
-    root.append(
-      el("section", {class: "panel controls"}, el("h2", {text: "Tag as you type"}), input,
-         el("p", {class: "muted", text: `scheme ${about.scheme}, ${about.tags.length} tags, ${about.level} tokens`})),
-      el("section", {}, output));
     const hues = {};
     const hue = kind => (hues[kind] ??= (Object.keys(hues).length * 67 + 200) % 360);
 
-    function draw(data) {
+    Lab.asYouType(root, run, {action: "tag", title: "Tag as you type", inputId: "tag-text", output,
+                              note: `scheme ${about.scheme}, ${about.tags.length} tags, ${about.level} tokens`}, data => {
       output.replaceChildren();
       if (data.words) {
         data.words.forEach(word => output.append(el("span", {class: "word", text: word}), " "));
       } else if (data.entities) {
         let next = 0;
         for (const [start, end, kind] of data.entities) {
-          output.append(data.tokens.slice(next, start).join(data.joiner));
           const span = el("span", {class: "entity", "data-type": kind, text: data.tokens.slice(start, end).join(data.joiner)},
                           el("sub", {text: kind}));
           span.style.backgroundColor = `hsl(${hue(kind)}, 70%, 85%)`;
-          output.append(data.joiner, span, data.joiner);
+          output.append(data.tokens.slice(next, start).join(data.joiner), data.joiner, span, data.joiner);
           next = end;
         }
         output.append(data.tokens.slice(next).join(data.joiner));
@@ -32,15 +27,6 @@ Lab.views.tagger = {
         data.tokens.forEach((token, i) => output.append(el("span", {class: "word", text: `${token}/${data.tags[i]}`}), " "));
       }
       output.dataset.tokens = data.tokens.length;
-    }
-
-    const tag = Lab.debounce(async () => {
-      try {
-        draw(await Lab.post(run, "tag", {text: input.value}));
-      } catch (err) {
-        output.replaceChildren(Lab.error(err.message));
-      }
-    }, 150);
-    input.addEventListener("input", tag);
+    });
   },
 };
