@@ -117,3 +117,36 @@ def test_cell_forward_without_children_is_a_leaf():
     i, f, g, o = torch.nn.functional.linear(x, cell.weight_ih, cell.bias_ih + cell.bias_hh).chunk(4, 1)
     torch.testing.assert_close(c, torch.sigmoid(i) * torch.tanh(g))
     torch.testing.assert_close(h, torch.sigmoid(o) * torch.tanh(c))
+
+
+@pytest.mark.parametrize("name", sorted(CELLS))
+def test_inputs_at_some_nodes_equal_zeros_elsewhere(name):
+    cell = CELLS[name]()
+    schedule = TreeSchedule.build(_trees(seed=4))
+    nodes = torch.tensor([0, 2, 3, 7, 11, schedule.num_nodes - 1])
+    x = torch.randn(len(nodes), 3)
+    full = torch.zeros(schedule.num_nodes, 3).index_copy(0, nodes, x)
+    for kernel in (True, False):
+        for a, b in zip(state_leaves(tree_forward(cell, x, schedule, nodes, kernel=kernel)),
+                        state_leaves(tree_forward(cell, full, schedule, kernel=kernel))):
+            torch.testing.assert_close(a, b)
+
+
+def test_the_kernel_refuses_double_backward_and_the_loop_takes_it():
+    from rnnkit.kernels import DoubleBackwardError
+
+    cell = NaryTreeLSTMCell(2, 3).double()
+    schedule = TreeSchedule.build([Tree.from_brackets("(1 (1 a) (1 b))")])
+    x = torch.randn(3, 2, dtype=torch.double, requires_grad=True)
+    h = tree_forward(cell, x, schedule).h
+    with pytest.raises(DoubleBackwardError, match="kernel=False"):
+        torch.autograd.grad(h.sum(), x, create_graph=True)
+    assert torch.autograd.gradcheck(lambda x: tree_forward(cell, x, schedule, kernel=False).h, (x,))
+    assert torch.autograd.gradgradcheck(lambda x: tree_forward(cell, x, schedule, kernel=False).h, (x,))
+
+
+def test_a_recursive_cell_with_a_callable_runs_the_autograd_loop():
+    cell = RecursiveCell(3, 4, nonlinearity=lambda z: z * torch.sigmoid(z))
+    trees = _trees(seed=5, widest=2)
+    x = torch.randn(sum(len(t) for t in trees), 3)
+    torch.testing.assert_close(tree_forward(cell, x, TreeSchedule.build(trees)), tree_forward_per_node(cell, x, trees))

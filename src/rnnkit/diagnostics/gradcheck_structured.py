@@ -1,7 +1,8 @@
 r"""The torch ↔ reference bridge for trees and graphs (what :mod:`.gradcheck` is for chains).
 
 Tree cells: a batch of random trees (random shapes, node numbers shuffled so that children do not
-follow their parents) runs in torch — through the batched level schedule or node by node — and
+follow their parents) runs in torch — through the batched level schedule (the level kernel with its
+hand-derived backward, or the autograd level loop) or node by node — and
 in ``reference.trees``, node by node with the hand-derived backward pass, in float64::
 
     L = Σ_j h_j · G_h[j] + Σ_j c_j · G_c[j]          (random G: every node's state matters)
@@ -29,7 +30,7 @@ TREE_CELLS = {"tree-lstm": ("child-sum", ChildSumTreeLSTMCell, ("bias",)),
               "recursive": ("recursive", RecursiveCell, ("bias", "arity", "nonlinearity"))}
 GGNN_OPTIONS = ("bias", "reset_after")
 STRUCTURED_CELLS = (*TREE_CELLS, "ggnn")
-TREE_PATHS = ("schedule", "per-node")
+TREE_PATHS = ("schedule", "level-loop", "per-node")
 
 
 def accepted_options(cell: str) -> tuple[str, ...]:
@@ -60,8 +61,9 @@ def check_tree_against_reference(cell: str, *, input_size: int = 3, hidden_size:
 
     Arguments:
         cell: ``tree-lstm``, ``nary-tree-lstm`` or ``recursive``.  trees: how many; each has 1 .. max_nodes
-            nodes (the first a single node, the second a chain).  path: ``schedule`` (batched by level)
-            or ``per-node`` (one cell call per node).  options: the cell's (``bias``, ``arity``, ``nonlinearity``).
+            nodes (the first a single node, the second a chain).  path: ``schedule`` (batched by level:
+            ``tree_forward``), ``level-loop`` (the same through autograd: ``kernel=False``) or ``per-node``
+            (one cell call per node).  options: the cell's (``bias``, ``arity``, ``nonlinearity``).
     Returns:
         name -> max relative error: ``h``, ``c`` (LSTM cells), every parameter, ``x``.
     """
@@ -84,8 +86,10 @@ def check_tree_against_reference(cell: str, *, input_size: int = 3, hidden_size:
     module = cls(input_size, hidden_size, **options).double()
     _load(module, params)
     x = torch.tensor(x_np, requires_grad=True)
-    states = tree_forward(module, x, TreeSchedule.build(batch)) if path == "schedule" else \
-        tree_forward_per_node(module, x, batch)
+    if path == "per-node":
+        states = tree_forward_per_node(module, x, batch)
+    else:
+        states = tree_forward(module, x, TreeSchedule.build(batch), kernel=path == "schedule")
     leaves = state_leaves(states)
     loss = (leaves[0] * torch.from_numpy(g_h)).sum()
     if len(leaves) > 1:

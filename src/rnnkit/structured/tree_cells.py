@@ -2,12 +2,12 @@ r"""Tree cells: one node's state from its input and its children's states, for m
 
 A tree cell splits its work as the chain cells do (:mod:`rnnkit.cells.base`)::
 
-    x_proj = cell.project_input(x)              (N, I) -> (N, G*H): one GEMM for every node
+    x_proj = cell.project_input(x)              (N, I) -> (N, G*H): x W_ih^T + b_ih + b_hh, one GEMM
     state  = cell.step(x_proj, children)        the children's states (P, K, .) -> (P, .)
 
 ``children`` holds each node's K child states in order; a node with fewer children than K has
 zero states in the empty slots (``h = c = 0``), which add nothing to any sum below. Nodes without
-an input (the inner constituents of a parse tree) take ``x = 0``, so their ``x_proj`` is ``bias_ih``.
+an input (the inner constituents of a parse tree) take ``x = 0``, so their ``x_proj`` is ``b_ih + b_hh``.
 
 Recursive NN (Socher et al. 2011; ``arity`` N child slots, f = ``nonlinearity``)::
 
@@ -89,8 +89,8 @@ class TreeCell(nn.Module):
         return type(sizes)(*(like.new_zeros(*leading, s) for s in sizes))
 
     def project_input(self, x: torch.Tensor) -> torch.Tensor:
-        """``x weight_ih^T + bias_ih``: ``(..., I) -> (..., G*H)``."""
-        return F.linear(x, self.weight_ih, self.bias_ih)
+        """``x weight_ih^T + bias_ih + bias_hh``: ``(..., I) -> (..., G*H)`` (the biases only ever add up)."""
+        return F.linear(x, self.weight_ih, None if self.bias_ih is None else self.bias_ih + self.bias_hh)
 
     def step(self, x_proj: torch.Tensor, children: Any) -> Any:
         """The state ``(P, .)`` of P nodes from ``x_proj (P, G*H)`` and their children's states ``(P, K, .)``."""
@@ -138,7 +138,7 @@ class RecursiveCell(TreeCell):
 
     def step(self, x_proj: torch.Tensor, children: torch.Tensor) -> torch.Tensor:
         slots = self._slots(children, self.arity).flatten(1)                       # (P, N*H)
-        return self._f(x_proj + F.linear(slots, self.weight_hh, self.bias_hh))     # (P, H)
+        return self._f(x_proj + F.linear(slots, self.weight_hh))                   # (P, H)
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, arity={self.arity}, nonlinearity={self.nonlinearity!r}"
@@ -167,14 +167,12 @@ class ChildSumTreeLSTMCell(TreeCell):
         H = self.hidden_size
         h_k, c_k = children                                                        # (P, K, H) each
         rows = torch.cat([self.weight_hh[:H], self.weight_hh[2 * H:]])             # U_i, U_g, U_o (3H, H)
-        b_hh = self.bias_hh if self.bias_hh is not None else x_proj.new_zeros(4 * H)
         x_i, x_f, x_g, x_o = x_proj.chunk(4, dim=1)                                # (P, H) each
         r_i, r_g, r_o = F.linear(h_k.sum(1), rows).chunk(3, dim=1)                 # h~ U^T, h~ = Σ_k h_k
-        b_i, b_f, b_g, b_o = b_hh.chunk(4)
-        f = torch.sigmoid(x_f[:, None] + F.linear(h_k, self.weight_hh[H:2 * H]) + b_f)   # (P, K, H)
-        i = torch.sigmoid(x_i + r_i + b_i)
-        g = torch.tanh(x_g + r_g + b_g)
-        o = torch.sigmoid(x_o + r_o + b_o)
+        f = torch.sigmoid(x_f[:, None] + F.linear(h_k, self.weight_hh[H:2 * H]))  # (P, K, H)
+        i = torch.sigmoid(x_i + r_i)
+        g = torch.tanh(x_g + r_g)
+        o = torch.sigmoid(x_o + r_o)
         c = i * g + (f * c_k).sum(1)                                               # (P, H)
         return LSTMState(o * torch.tanh(c), c)
 
@@ -207,13 +205,11 @@ class NaryTreeLSTMCell(TreeCell):
         h_k, c_k = self._slots(children.h, N), self._slots(children.c, N)         # (P, N, H) each
         r = F.linear(h_k.flatten(1), self.weight_hh)                               # (P, (3+N)H)
         r_i, r_f, r_g, r_o = r.split([H, N * H, H, H], dim=1)
-        b_hh = self.bias_hh if self.bias_hh is not None else x_proj.new_zeros(4 * H)
-        b_i, b_f, b_g, b_o = b_hh.chunk(4)
         x_i, x_f, x_g, x_o = x_proj.chunk(4, dim=1)
-        f = torch.sigmoid(x_f[:, None] + r_f.unflatten(1, (N, H)) + b_f)           # (P, N, H)
-        i = torch.sigmoid(x_i + r_i + b_i)
-        g = torch.tanh(x_g + r_g + b_g)
-        o = torch.sigmoid(x_o + r_o + b_o)
+        f = torch.sigmoid(x_f[:, None] + r_f.unflatten(1, (N, H)))                 # (P, N, H)
+        i = torch.sigmoid(x_i + r_i)
+        g = torch.tanh(x_g + r_g)
+        o = torch.sigmoid(x_o + r_o)
         c = i * g + (f * c_k).sum(1)                                               # (P, H)
         return LSTMState(o * torch.tanh(c), c)
 

@@ -20,7 +20,7 @@ from typing import Any, Sequence
 
 import numpy as np
 
-_TOKENS = re.compile(r"\(|\)|[^\s()]+")
+_TOKENS = re.compile(r"\(|\)|[^ \t\n\r\f\v()]+")       # ASCII whitespace only: SST has a word "8\u00a01/2"
 
 
 @dataclass(frozen=True)
