@@ -41,9 +41,13 @@ def run_serve(args: argparse.Namespace) -> int:
     except ImportError as err:
         raise CommandError(f"serve: needs {err.name}: pip install 'rnnkit[lab]'") from None
     device = resolve_device(args.device)
-    runs = open_runs(args.run_dirs, device)
+    listener = _listen(args.host, args.port)                  # a taken port is refused before any model loads
+    try:
+        runs = open_runs(args.run_dirs, device)
+    except BaseException:
+        listener.close()
+        raise
     loopback = args.host in LOOPBACK
-    listener = _listen(args.host, args.port)
     app = create_app(runs, allowed_hosts=LOOPBACK if loopback else None)
     host, port = listener.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
