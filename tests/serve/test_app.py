@@ -170,6 +170,11 @@ def test_bad_generation_options_are_refused_before_streaming(client, runs, body,
     assert answer.status_code == 400 and answer.json()["error"].startswith(message)
 
 
+def test_a_pages_text_sent_back_is_limited(client, runs):
+    answer = client.post(url(runs, "read"), json={"text": "a" * 20_001})
+    assert answer.status_code == 400 and answer.json()["error"] == "text: 20,001 characters; the lab takes at most 20,000"
+
+
 def test_unknown_runs_actions_and_hosts_are_refused(client, runs):
     assert client.post("/api/runs/nope/read", json={}).json()["error"] == "run: no run named 'nope'; the lab shows said"
     answer = client.post(url(runs, "translate"), json={})

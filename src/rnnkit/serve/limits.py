@@ -12,15 +12,17 @@ class Limits:
 
     Attributes:
         max_body_bytes: the largest request body.
-        max_text: the most characters of any text a request sends (a prime, a sentence).
+        max_text: the most characters of a text typed on the page (a prime, a sentence).
+        max_page_text: the most characters of a page's text sent back (to recolour it, to map its gradients).
         max_length: the most tokens one request may generate.
         max_gradient_tokens: the gradient-flow map covers at most this many tokens (its cost grows as T²).
         requests_per_second, burst: each client's token bucket (refill rate and size).
         max_streams: generations streaming at once, all clients together.
     """
 
-    max_body_bytes: int = 64 * 1024
+    max_body_bytes: int = 256 * 1024
     max_text: int = 2000
+    max_page_text: int = 20_000
     max_length: int = 2000
     max_gradient_tokens: int = 120
     requests_per_second: float = 20.0

@@ -64,7 +64,7 @@ def _pieces(trace, selection: tuple[int, str, int]) -> dict:
 
 def read(run: LanguageModelRun, body: dict, limits: Limits) -> dict:
     """The text's pieces coloured by the chosen unit (what the page redraws when the unit changes)."""
-    text = fields.text(body, "text", limits.max_text)
+    text = fields.text(body, "text", limits.max_page_text)
     return _pieces(run.tracer.read(text), _selection(run, body))
 
 
@@ -120,7 +120,7 @@ def _rank(run: LanguageModelRun) -> None:
 
 def gradients(run: LanguageModelRun, body: dict, limits: Limits) -> dict:
     """``‖∂L_t/∂h_k‖`` of one layer over the text's last ``limits.max_gradient_tokens`` tokens."""
-    text = fields.text(body, "text", limits.max_text)
+    text = fields.text(body, "text", limits.max_page_text)
     layer = fields.number(body, "layer", 0, len(run.tracer.layers) - 1, 0, integer=True)
     pieces, flow = run.tracer.gradient_flow(text, last=limits.max_gradient_tokens)
     norms = flow.norms[layer]                                                         # (T, T)
