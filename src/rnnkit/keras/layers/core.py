@@ -1,4 +1,4 @@
-"""Keras' core layers: ``Dense``, ``Dropout``, ``Activation``, ``Flatten``, ``Masking``, ``Embedding``.
+"""Keras' core layers: ``Dense`` (on :class:`KernelLayer`, shared with the convolutions), ``Dropout``, ``Activation``, ``Flatten``, ``Masking``, ``Embedding``.
 
 Dense and Embedding keep their weights in Keras' layout (``kernel (in, units)``, ``embeddings
 (input_dim, output_dim)``), so their Keras weights are their parameters.
@@ -15,25 +15,20 @@ from .. import activations, constraints, initializers, regularizers
 from .base import Layer
 
 
-class Dense(Layer):
-    """``y = activation(x kernel + bias)`` over the last axis; ``kernel (in, units)``, ``bias (units)``.
+class KernelLayer(Layer):
+    """Base of the layers with a ``kernel`` and an optional ``bias`` (``Dense``, ``Conv1D``, ``Conv2D``).
 
-    Arguments (Keras 3's): units, activation=None, use_bias=True, kernel_initializer="glorot_uniform",
+    Arguments (Keras 3's): activation=None, use_bias=True, kernel_initializer="glorot_uniform",
     bias_initializer="zeros", kernel_regularizer, bias_regularizer, activity_regularizer,
-    kernel_constraint, bias_constraint. Masks pass through.
+    kernel_constraint, bias_constraint.
     """
 
-    supports_masking = True
-
-    def __init__(self, units: int, activation: Any = None, use_bias: bool = True,
-                 kernel_initializer: Any = "glorot_uniform", bias_initializer: Any = "zeros",
-                 kernel_regularizer: Any = None, bias_regularizer: Any = None, activity_regularizer: Any = None,
-                 kernel_constraint: Any = None, bias_constraint: Any = None, **kwargs: Any):
+    def __init__(self, activation: Any = None, use_bias: bool = True, kernel_initializer: Any = "glorot_uniform",
+                 bias_initializer: Any = "zeros", kernel_regularizer: Any = None, bias_regularizer: Any = None,
+                 activity_regularizer: Any = None, kernel_constraint: Any = None, bias_constraint: Any = None,
+                 **kwargs: Any):
         super().__init__(**kwargs)
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise ValueError(f"units: expected a positive integer, got {units!r}")
-        self.units, self.use_bias = units, bool(use_bias)
-        self.activation = activations.get(activation)
+        self.activation, self.use_bias = activations.get(activation), bool(use_bias)
         self.kernel_initializer = initializers.get(kernel_initializer, "kernel_initializer")
         self.bias_initializer = initializers.get(bias_initializer, "bias_initializer")
         self.kernel_regularizer = regularizers.get(kernel_regularizer, "kernel_regularizer")
@@ -42,12 +37,43 @@ class Dense(Layer):
         self.kernel_constraint = constraints.get(kernel_constraint, "kernel_constraint")
         self.bias_constraint = constraints.get(bias_constraint, "bias_constraint")
 
-    def build(self, input_shape: Any) -> None:
-        self.add_weight((input_shape[-1], self.units), self.kernel_initializer, regularizer=self.kernel_regularizer,
+    def add_kernel_and_bias(self, kernel_shape: tuple[int, ...], bias_size: int) -> None:
+        """Creates ``kernel`` (Keras' layout) and, with ``use_bias``, ``bias (bias_size,)``."""
+        self.add_weight(kernel_shape, self.kernel_initializer, regularizer=self.kernel_regularizer,
                         constraint=self.kernel_constraint, name="kernel")
         if self.use_bias:
-            self.add_weight((self.units,), self.bias_initializer, regularizer=self.bias_regularizer,
+            self.add_weight((bias_size,), self.bias_initializer, regularizer=self.bias_regularizer,
                             constraint=self.bias_constraint, name="bias")
+
+    def get_config(self) -> dict:
+        config = super().get_config()
+        config.update(activation=activations.serialize(self.activation), use_bias=self.use_bias,
+                      kernel_initializer=initializers.serialize(self.kernel_initializer),
+                      bias_initializer=initializers.serialize(self.bias_initializer),
+                      kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
+                      bias_regularizer=regularizers.serialize(self.bias_regularizer),
+                      activity_regularizer=regularizers.serialize(self.activity_regularizer),
+                      kernel_constraint=constraints.serialize(self.kernel_constraint),
+                      bias_constraint=constraints.serialize(self.bias_constraint))
+        return config
+
+
+class Dense(KernelLayer):
+    """``y = activation(x kernel + bias)`` over the last axis; ``kernel (in, units)``, ``bias (units)``.
+
+    Arguments (Keras 3's): units, and those of :class:`KernelLayer`. Masks pass through.
+    """
+
+    supports_masking = True
+
+    def __init__(self, units: int, activation: Any = None, use_bias: bool = True, **kwargs: Any):
+        super().__init__(activation, use_bias, **kwargs)
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise ValueError(f"units: expected a positive integer, got {units!r}")
+        self.units = units
+
+    def build(self, input_shape: Any) -> None:
+        self.add_kernel_and_bias((input_shape[-1], self.units), self.units)
 
     def call(self, inputs: torch.Tensor) -> torch.Tensor:
         if inputs.shape[-1] != self.kernel.shape[0]:
@@ -60,14 +86,7 @@ class Dense(Layer):
 
     def get_config(self) -> dict:
         config = super().get_config()
-        config.update(units=self.units, activation=activations.serialize(self.activation), use_bias=self.use_bias,
-                      kernel_initializer=initializers.serialize(self.kernel_initializer),
-                      bias_initializer=initializers.serialize(self.bias_initializer),
-                      kernel_regularizer=regularizers.serialize(self.kernel_regularizer),
-                      bias_regularizer=regularizers.serialize(self.bias_regularizer),
-                      activity_regularizer=regularizers.serialize(self.activity_regularizer),
-                      kernel_constraint=constraints.serialize(self.kernel_constraint),
-                      bias_constraint=constraints.serialize(self.bias_constraint))
+        config["units"] = self.units
         return config
 
 
