@@ -6,7 +6,6 @@ corpus BLEU and chrF (``pip install 'rnnkit[tasks]'``) and the exact-match rate.
 """
 from __future__ import annotations
 
-import contextlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Sequence
@@ -16,6 +15,7 @@ import torch
 from ..data.pairs import check_vocabulary
 from ..data.sequences import Example, collate
 from ..data.vocab import Vocabulary
+from .inference import evaluating
 from .seq2seq import Seq2Seq, Seq2SeqConfig
 
 
@@ -90,17 +90,6 @@ class Translator:
             encoded.append(ids)
         return encoded
 
-    @contextlib.contextmanager
-    def _evaluating(self):
-        """Eval mode and no gradients for the block; the model's previous mode is restored after it."""
-        training = self.model.training
-        self.model.eval()
-        try:
-            with torch.no_grad():
-                yield
-        finally:
-            self.model.train(training)
-
     def translate_ids(self, sentences: Sequence[str], *, beam_size: int = 1, max_len: int | None = None,
                       length_penalty: float = 1.0, batch_size: int = 64) -> list[list[int]]:
         """The target ids chosen for each sentence (no ``<s>``/``</s>``), in the order given.
@@ -112,7 +101,7 @@ class Translator:
         encoded = self._encode(sentences)
         order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
         results: list[list[int]] = [[] for _ in encoded]
-        with self._evaluating():
+        with evaluating(self.model):
             for begin in range(0, len(order), batch_size):
                 rows = order[begin:begin + batch_size]
                 batch = collate([Example(encoded[i]) for i in rows]).to(self.device)     # tokens (B, S)
@@ -136,7 +125,7 @@ class Translator:
         if self.model.attention is None:
             raise ValueError("sentence: the model was trained with attention 'none'; there are no weights to show")
         src = torch.tensor(self._encode([sentence]), device=self.device)           # (1, S)
-        with self._evaluating():
+        with evaluating(self.model):
             hypotheses = self.model.translate(src, None, beam_size=beam_size, max_len=max_len,
                                               length_penalty=length_penalty)
             ids = hypotheses.sequences()[0]
