@@ -6,10 +6,11 @@ import json
 import sys
 import time
 
-from .flags import add, count, nonnegative_float, positive_int
+from .flags import add, count, nonnegative_float, positive_float, positive_int
 from .task import TrainTask, format_scores, register_predict, register_task, task_checkpoint
 
 TEST_UTTERANCES = 500
+DEV_UTTERANCES = 100                    # at least this many dev strings: the best-model choice needs a steady loss
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -27,7 +28,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                       help="with --max-words > 1: strings drawn afresh for each training pass "
                            "(default: as many as training recordings)")
     data.add_argument("--test-utterances", type=positive_int, default=TEST_UTTERANCES,
-                      help="with --max-words > 1: strings of the fixed test set (the dev set has as many as dev recordings)")
+                      help="with --max-words > 1: strings of the fixed test set (the dev set has as many as dev recordings, "
+                           f"at least {DEV_UTTERANCES})")
+    data.add_argument("--max-silence", type=positive_float, default=0.3,
+                      help="with --max-words > 1: seconds of silence around each word, drawn from [1/6, 1] of this")
     data.add_argument("--noise-snr", type=nonnegative_float,
                       help="with --max-words > 1: add white noise at a signal-to-noise ratio drawn from [DB, DB + 20] dB")
     add(data, "limit")
@@ -90,10 +94,11 @@ def _datasets(args: argparse.Namespace, model, parts: dict) -> dict:
                                     for w, r in zip(waves[name], part)], args.batch_size, shuffle=name == "train")
                 for name, part in parts.items()}
     noise = None if args.noise_snr is None else (args.noise_snr, args.noise_snr + 20.0)
-    options = StringOptions(max_words=args.max_words, noise_snr_db=noise)
+    options = StringOptions(max_words=args.max_words, silence=(args.max_silence / 6, args.max_silence), noise_snr_db=noise)
     builders = {name: StringBuilder([Word(w, r.transcript, r.speaker) for w, r in zip(waves[name], part)],
                                     rate, options) for name, part in parts.items()}
-    sizes = {"train": args.utterances or len(parts["train"]), "dev": len(parts["dev"]), "test": args.test_utterances}
+    sizes = {"train": args.utterances or len(parts["train"]), "dev": max(len(parts["dev"]), DEV_UTTERANCES),
+             "test": args.test_utterances}
     seeds = {"train": None, "dev": args.seed + 1, "test": args.seed + 2}
     return {name: SpokenStrings(builders[name], sizes[name], args.batch_size, model.encode_text, seeds[name])
             for name in parts}
