@@ -24,7 +24,8 @@ COMMAND_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.tagger", "rnnkit.cli.classifier"
                    "rnnkit.cli.translate", "rnnkit.cli.memory", "rnnkit.cli.diagnose", "rnnkit.cli.gradcheck",
                    "rnnkit.cli.serve",
                    "rnnkit.cli.handwriting",
-                   "rnnkit.cli.asr"]
+                   "rnnkit.cli.asr",
+                   "rnnkit.cli.captioner"]
 
 __all__ = ["CommandError", "build_parser", "command", "main"]
 
