@@ -25,10 +25,11 @@ class StringOptions:
     """How utterances are put together (module docstring).
 
     Attributes:
-        min_words, max_words: words per utterance.  silence: ``(low, high)`` seconds before, between
-        and after the words.  gain_db: ``(low, high)`` gain of each word.  same_speaker: probability
-        that all words come from one speaker.  noise_snr_db: ``(low, high)`` signal-to-noise ratio of
-        added white noise, or None for none.
+        min_words, max_words: words per utterance.
+        silence: ``(low, high)`` seconds before, between and after the words.
+        gain_db: ``(low, high)`` gain of each word in decibels.
+        same_speaker: probability that all words come from one speaker.
+        noise_snr_db: ``(low, high)`` signal-to-noise ratio of added white noise, or None for none.
     """
 
     min_words: int = 1
