@@ -195,7 +195,7 @@ def run_write(args: argparse.Namespace) -> int:
             path.write_text(json.dumps({"label": d.label, "strokes": [s.tolist() for s in d.strokes],
                                         **({"note": note} if note else {})}, ensure_ascii=False), encoding="utf-8")
         else:
-            save_drawing(d, path, note=note)
+            save_drawing(d, path, note=note, aspect=max(1, len(d.label or "")))
         print(f"wrote {path}", file=sys.stderr)
     return 0
 

@@ -1,8 +1,9 @@
 """Drawing strokes: PNG images, SVG files and animated GIFs of the pen moving (Pillow).
 
-A drawing is scaled by one factor on both axes so that its bounds fill the picture less a margin
-on every side, and centred: a point ``P`` lands on pixel ``(P - c) · s + size / 2`` with ``c`` the
-centre of its bounds and ``s = (1 - 2 margin) · size / max(w, h)``. ``y`` points down, as in images.
+A drawing is scaled by one factor on both axes so that its bounds fit the picture (``size`` high,
+``aspect · size`` wide) less a margin of ``margin · size`` on every side, and centred: a point ``P``
+lands on pixel ``(P - c) · s + (width, size) / 2`` with ``c`` the centre of its bounds and
+``s = min((width - 2 margin size) / w, (1 - 2 margin) size / h)``. ``y`` points down, as in images.
 """
 from __future__ import annotations
 
@@ -17,19 +18,19 @@ from .strokes import Drawing
 FORMATS = (".png", ".svg", ".gif")
 
 
-def _placement(drawing: Drawing, size: int, margin: float) -> tuple[np.ndarray, float, tuple[int, int]]:
-    """``(offset (2,), scale, (width, height))``: pixel = point · scale + offset; a wide drawing widens the picture."""
+def _placement(drawing: Drawing, size: int, margin: float, aspect: float) -> tuple[np.ndarray, float, tuple[int, int]]:
+    """``(offset (2,), scale, (width, height))``: pixel = point · scale + offset, the drawing fitted into a
+    picture ``size`` high and ``aspect · size`` wide, less the margin."""
     x0, y0, x1, y1 = drawing.bounds()
-    inner = (1 - 2 * margin) * size
-    scale = inner / max(x1 - x0, y1 - y0, 1e-9)
-    width = max(size, math.ceil((x1 - x0) * scale + 2 * margin * size))
+    width = round(aspect * size)
+    scale = min((width - 2 * margin * size) / max(x1 - x0, 1e-9), (1 - 2 * margin) * size / max(y1 - y0, 1e-9))
     offset = np.array([width / 2, size / 2]) - np.array([(x0 + x1) / 2, (y0 + y1) / 2]) * scale
     return offset, scale, (width, size)
 
 
 def raster(drawing: Drawing, size: int = 256, margin: float = 0.1, line_width: float | None = None,
-           points: int | None = None):
-    """A white Pillow image ``size`` pixels high with the strokes in black.
+           points: int | None = None, aspect: float = 1.0):
+    """A white Pillow image ``size`` pixels high and ``aspect · size`` wide with the strokes in black.
 
     Arguments:
         line_width: pixels (default: size / 40, at least 1).  points: draw only the first N points
@@ -37,7 +38,7 @@ def raster(drawing: Drawing, size: int = 256, margin: float = 0.1, line_width: f
     """
     from PIL import Image, ImageDraw
 
-    offset, scale, shape = _placement(drawing, size, margin)
+    offset, scale, shape = _placement(drawing, size, margin, aspect)
     image = Image.new("L", shape, 255)
     pen = ImageDraw.Draw(image)
     width = max(1, round(line_width or size / 40))
@@ -67,17 +68,15 @@ def grid(rows: Sequence[Sequence[Drawing | None]], cell: int = 128, margin: floa
         for j, drawing in enumerate(row):
             square = Image.new("L", (cell, cell), 255)
             if drawing is not None:
-                picture = raster(drawing, cell, margin)
-                if picture.width > cell:
-                    picture = picture.resize((cell, max(1, round(cell * cell / picture.width))))
-                square.paste(picture, (0, (cell - picture.height) // 2))
+                square = raster(drawing, cell, margin)
             image.paste(square, (j * (cell + 1), i * (cell + 1)))
     return image
 
 
-def svg_text(drawing: Drawing, size: int = 256, margin: float = 0.1, note: str | None = None) -> str:
+def svg_text(drawing: Drawing, size: int = 256, margin: float = 0.1, note: str | None = None,
+             aspect: float = 1.0) -> str:
     """An SVG document with one ``<polyline>`` per stroke (``note``: a comment, e.g. the data's license)."""
-    offset, scale, (width, height) = _placement(drawing, size, margin)
+    offset, scale, (width, height) = _placement(drawing, size, margin, aspect)
     lines = ['<?xml version="1.0" encoding="UTF-8"?>']
     if note:
         lines.append(f"<!-- {note.replace('--', '-')} -->")
@@ -95,25 +94,25 @@ def svg_text(drawing: Drawing, size: int = 256, margin: float = 0.1, note: str |
 
 
 def save_drawing(drawing: Drawing, path: str | Path, size: int = 256, note: str | None = None,
-                 frames: int = 48, milliseconds: int = 40) -> Path:
+                 frames: int = 48, milliseconds: int = 40, aspect: float = 1.0) -> Path:
     """Writes ``drawing`` as ``.png``, ``.svg`` or ``.gif`` (the pen moving: ``frames`` frames of
-    ``milliseconds`` each, the finished drawing held for a second, looping); ``note`` goes into the
-    file's comment. Returns the path."""
+    ``milliseconds`` each, the finished drawing held for a second, looping), ``size`` pixels high and
+    ``aspect · size`` wide; ``note`` goes into the file's comment. Returns the path."""
     path = Path(path)
     suffix = path.suffix.lower()
     if suffix not in FORMATS:
         raise ValueError(f"{path}: expected a .png, .svg or .gif file name")
     if suffix == ".svg":
-        path.write_text(svg_text(drawing, size, note=note), encoding="utf-8")
+        path.write_text(svg_text(drawing, size, note=note, aspect=aspect), encoding="utf-8")
     elif suffix == ".png":
         from PIL.PngImagePlugin import PngInfo
 
         info = PngInfo()
         if note:
             info.add_text("Comment", note)
-        raster(drawing, size).save(path, pnginfo=info)
+        raster(drawing, size, aspect=aspect).save(path, pnginfo=info)
     else:
-        save_gif([raster(drawing, size, points=n) for n in frame_points(drawing.points, frames)], path,
+        save_gif([raster(drawing, size, points=n, aspect=aspect) for n in frame_points(drawing.points, frames)], path,
                  milliseconds, note)
     return path
 

@@ -1,0 +1,163 @@
+"""Handwriting benchmark: held-out NLL per point of the writers, recognition accuracy, legibility, figures.
+
+    python benchmarks/handwriting.py --steps 2000 --out runs/bench-handwriting
+
+Trains, through the command line and one intra-op thread each, on KanjiVG characters (the CHARS
+subset below: a CPU budget), one after another, each for the same number of optimizer steps
+(batches of 32; ``--minutes`` caps a run on a busy machine):
+
+    writer, --conditional char, M = 20 | writer, --conditional char, M = 1 | writer, --conditional none, M = 20
+    recogniser (bidirectional LSTM)
+
+and reports: test NLL per point (nats; fixed affine copies of the training characters, seed 2) of
+each writer; the free writer's NLL on characters it never saw (UNSEEN); the recogniser's top-1 /
+top-5 on the test copies; legibility: the recogniser's top-1 / top-5 on 4 samples per character
+of each char-conditional writer at temperatures 0.5 and 1.0; CPU minutes of every run. It writes
+``benchmarks/results/handwriting.json``, the figure ``handwriting_samples.png`` (the KanjiVG
+original beside 4 samples at τ = 0.5 and 4 at τ = 1.0) and ``handwriting_yong.gif`` (永 being written).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from rnnkit.cli.task import task_checkpoint
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "benchmarks" / "results"
+# 98 frequent Chinese characters that KanjiVG has (its Japanese forms), in frequency order.
+CHARS = ("永的一是不了人我在有他中大来上国个到子和地出道也年得就那要下以生会自着去之家学可里后小心多天而能好都然没日于成事只作当"
+         "想看文无手十用主行方又如前所本面公同三已老从知民分将外但身些与高意把法此回二理")
+UNSEEN = "美明点月起朝夜花雨空海森林石竹糸虫貝車町村早草音王玉円百千犬"       # 30 KanjiVG characters outside CHARS
+FIGURE_CHARS = "永我学高"
+TEMPERATURES = (0.5, 1.0)
+SAMPLES = 4
+RUNS = {
+    "char_m20": ["--model", "writer", "--conditional", "char", "--mixtures", "20"],
+    "char_m1": ["--model", "writer", "--conditional", "char", "--mixtures", "1"],
+    "free_m20": ["--model", "writer", "--conditional", "none", "--mixtures", "20"],
+    "recognizer": ["--model", "recognizer", "--dropout", "0.2"],
+}
+
+
+def train(name: str, options: list[str], args: argparse.Namespace) -> dict:
+    """Runs ``rnnkit train handwriting`` in a child process; its test scores, wall and CPU minutes."""
+    run_dir = Path(args.out) / name
+    command = [sys.executable, "-m", "rnnkit", "train", "handwriting", "--corpus", "kanjivg", "--chars", CHARS,
+               *options, "--hidden-size", str(args.hidden_size), "--layers", "2", "--batch-size", "32",
+               "--lr", "2e-3", "--max-steps", str(args.steps), "--minutes", str(args.minutes), "--epochs", "100000", "--patience", "none",
+               "--eval-every", "250", "--checkpoint-every", "250", "--threads", "1", "--seed", "0", "--quiet",
+               "--run-dir", str(run_dir), "--overwrite"]
+    before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
+    subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    scores = json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))
+    cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60
+    steps = sum(1 for _ in open(run_dir / "log.csv")) if (run_dir / "log.csv").exists() else None
+    print(f"{name}: {json.dumps({k: v for k, v in scores.items() if isinstance(v, float)})}  "
+          f"wall {(time.time() - start) / 60:.1f} min, cpu {cpu:.1f} min", flush=True)
+    return {"scores": scores, "wall_minutes": (time.time() - start) / 60, "cpu_minutes": cpu, "log_rows": steps,
+            "command": " ".join(command[1:])}
+
+
+def unseen_nll(run_dir: Path) -> float:
+    """The free writer's NLL per point on fixed affine copies of characters outside its training set."""
+    import numpy as np
+    import torch
+
+    from rnnkit.data.stroke_corpora import kanjivg
+    from rnnkit.data.strokes import Augment, StrokeBatches, resample
+    from rnnkit.tasks.handwriting import Writer
+
+    model, _ = Writer.from_checkpoint(task_checkpoint(str(run_dir), "handwriting"))
+    rng = np.random.default_rng(2)
+    drawings = [Augment()(resample(d, model.config.spacing), rng) for d in kanjivg(UNSEEN)]
+    total = count = 0.0
+    with torch.no_grad():
+        for batch in StrokeBatches(drawings, None, 32, shuffle=False):
+            out = model.loss(batch)
+            total, count = total + float(out.loss) * out.count, count + out.count
+    return total / count
+
+
+def legibility(writer_dir: Path, recognizer_dir: Path) -> dict:
+    """Top-1 / top-5 of the recogniser on SAMPLES drawings of every character per temperature."""
+    import torch
+
+    from rnnkit.tasks.handwriting import Writer, write
+    from rnnkit.tasks.handwriting_recognizer import Recognizer, recognize, top_k_accuracy
+
+    writer, metadata = Writer.from_checkpoint(task_checkpoint(str(writer_dir), "handwriting"))
+    recognizer, _ = Recognizer.from_checkpoint(task_checkpoint(str(recognizer_dir), "handwriting-recognizer"))
+    labels = [c for c in CHARS for _ in range(SAMPLES)]
+    gold = [recognizer.config.labels.index(c) for c in labels]
+    found = {}
+    for temperature in TEMPERATURES:
+        drawings = write(writer, labels, 1, temperature, metadata["max_points"], torch.Generator().manual_seed(0))
+        p = recognize(recognizer, drawings)
+        found[str(temperature)] = {"top1": top_k_accuracy(p, gold, 1), "top5": top_k_accuracy(p, gold, 5),
+                                   "samples": len(labels)}
+    return found
+
+
+def figures(writer_dir: Path) -> None:
+    """The samples figure and the GIF of 永 (small files: 64-pixel cells, 128-pixel GIF)."""
+    import torch
+
+    from rnnkit.data.stroke_corpora import kanjivg
+    from rnnkit.data.stroke_render import grid, save_drawing
+    from rnnkit.tasks.handwriting import Writer, write
+
+    writer, metadata = Writer.from_checkpoint(task_checkpoint(str(writer_dir), "handwriting"))
+    generator = torch.Generator().manual_seed(1)
+    rows = []
+    for original in kanjivg(FIGURE_CHARS):
+        row = [original]
+        for temperature in TEMPERATURES:
+            row += write(writer, [original.label] * SAMPLES, 1, temperature, metadata["max_points"], generator)
+        rows.append(row)
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    grid(rows, cell=64).save(RESULTS / "handwriting_samples.png", optimize=True)
+    yong = write(writer, ["永"], 1, 0.5, metadata["max_points"], torch.Generator().manual_seed(0))[0]
+    save_drawing(yong, RESULTS / "handwriting_yong.gif", size=128, note=metadata.get("note"), frames=32)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps of each run")
+    parser.add_argument("--minutes", type=float, default=25.0, help="at most this many training minutes a run")
+    parser.add_argument("--hidden-size", type=int, default=128)
+    parser.add_argument("--out", default="runs/bench-handwriting", help="the run directories")
+    parser.add_argument("--only", choices=list(RUNS), nargs="*", help="train only these (others are reused)")
+    args = parser.parse_args()
+    results = {"chars": CHARS, "unseen": UNSEEN, "steps": args.steps, "minutes": args.minutes, "hidden_size": args.hidden_size, "runs": {}}
+    path = RESULTS / "handwriting.json"
+    if path.exists():
+        results["runs"] = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
+    for name, options in RUNS.items():
+        if args.only is None or name in args.only:
+            results["runs"][name] = train(name, options, args)
+            RESULTS.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    out = Path(args.out)
+    torch_threads()
+    results["unseen_nll_free_m20"] = unseen_nll(out / "free_m20")
+    results["legibility"] = {name: legibility(out / name, out / "recognizer") for name in ("char_m20", "char_m1")}
+    figures(out / "char_m20")
+    path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    print(json.dumps({k: v for k, v in results.items() if k != "runs"}, indent=1, ensure_ascii=False))
+
+
+def torch_threads() -> None:
+    import torch
+
+    torch.set_num_threads(1)
+
+
+if __name__ == "__main__":
+    main()
