@@ -4,7 +4,7 @@
 Lab.views.translation = {
   mount(root, run) {
     const el = Lab.el, about = run.about;
-    const sentence = el("input", {id: "sentence", type: "text", size: 40, placeholder: "a sentence to translate"});
+    const sentence = el("input", {id: "sentence", type: "text", placeholder: "a sentence to translate"});
     const beam = el("input", {id: "beam", type: "number", min: 1, max: 8, value: 1});
     const button = el("button", {id: "translate", text: "Translate"});
     const output = el("p", {id: "translation", class: "text"});
