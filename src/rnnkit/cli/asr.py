@@ -87,14 +87,13 @@ def _datasets(args: argparse.Namespace, model, parts: dict) -> dict:
 
     rate = model.config.features.sample_rate
     waves = {name: [load_wave(r.path, rate) for r in part] for name, part in parts.items()}
-    word = model.config.output == "word"
-    if word or args.max_words == 1:
-        return {name: AudioBatches([Utterance(w, model.encode_text(r.transcript)[0] if word else
-                                              model.encode_text(r.transcript))
-                                    for w, r in zip(waves[name], part)], args.batch_size, shuffle=name == "train")
+    if model.config.output == "word" or args.max_words == 1:
+        return {name: AudioBatches([Utterance(w, model.encode_text(r.transcript)) for w, r in zip(waves[name], part)],
+                                   args.batch_size, shuffle=name == "train")
                 for name, part in parts.items()}
     noise = None if args.noise_snr is None else (args.noise_snr, args.noise_snr + 20.0)
-    options = StringOptions(max_words=args.max_words, silence=(args.max_silence / 6, args.max_silence), noise_snr_db=noise)
+    options = StringOptions(max_words=args.max_words, silence=(args.max_silence / 6, args.max_silence),
+                            noise_snr_db=noise)
     builders = {name: StringBuilder([Word(w, r.transcript, r.speaker) for w, r in zip(waves[name], part)],
                                     rate, options) for name, part in parts.items()}
     sizes = {"train": args.utterances or len(parts["train"]), "dev": max(len(parts["dev"]), DEV_UTTERANCES),

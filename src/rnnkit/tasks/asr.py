@@ -148,14 +148,14 @@ class SpeechModel(nn.Module):
         return LossOutput(loss=F.cross_entropy(scores, batch.targets), count=batch.waves.shape[0],
                           metrics={"accuracy": accuracy})
 
-    def encode_text(self, text: str) -> list[int]:
-        """A transcript as targets: symbol ids 1..S (``ctc``; whitespace runs read as one space) or
-        ``[class id]`` (``word``). Raises ValueError for a symbol or label the model does not know."""
+    def encode_text(self, text: str) -> int | list[int]:
+        """A transcript as a target: its class id (``word``) or its symbol ids 1..S (``ctc``; whitespace
+        runs read as one space). Raises ValueError for a label or symbol the model does not know."""
         labels = self.config.labels
         if self.config.output == "word":
             if text not in labels:
                 raise ValueError(f"transcript: {text!r} is not one of the model's labels {list(labels)}")
-            return [labels.index(text)]
+            return labels.index(text)
         unknown = sorted(set(" ".join(text.split())) - set(labels))
         if unknown:
             raise ValueError(f"transcript: symbols {unknown} of {text!r} are not among the model's {list(labels)}")
