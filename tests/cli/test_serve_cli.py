@@ -19,7 +19,8 @@ def test_a_taken_port_is_named(tmp_path, capsys):
         taken.listen(1)
         port = taken.getsockname()[1]
         assert main(["serve", str(tmp_path), "--port", str(port)]) == 2
-    assert capsys.readouterr().err == f"rnnkit: error: --port: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    expected = f"rnnkit: error: --port: cannot listen on 127.0.0.1:{port} (Address already in use)\n"
+    assert capsys.readouterr().err == expected
 
 
 def test_bad_port_values_stop_in_the_parser(capsys):

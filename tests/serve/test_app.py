@@ -44,7 +44,8 @@ def test_the_page_and_only_its_own_files(client):
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert "/static/lab.js" in page.text
     csp = page.headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'self'" in csp and page.headers["x-content-type-options"] == "nosniff"
+    assert "default-src 'self'" in csp and "script-src 'self'" in csp
+    assert page.headers["x-content-type-options"] == "nosniff"
     assert client.get("/static/views/lm.js").headers["content-type"].startswith("text/javascript")
     for path in ("/static/../app.py", "/static/app.py", "/static/%2e%2e/app.py", "/static/", "/etc/passwd",
                  "/static/views/../../runs.py"):
@@ -102,8 +103,9 @@ def test_an_input_gate_equals_its_equation_on_the_layers_outputs(client, runs, m
     cell = lm.rnn.cell(0)
     x = lm.embed(ids[None])[0].detach()                                          # (T, E)
     h_prev = torch.cat([torch.zeros(1, 16), h[0, :-1]])                          # (T, H)
-    with torch.no_grad():
-        i = (x @ cell.weight_ih[:16].T + cell.bias_ih[:16] + h_prev @ cell.weight_hh[:16].T + cell.bias_hh[:16]).sigmoid()
+    with torch.no_grad():                                                        # i: rows 0..H-1 of the gates
+        i = (x @ cell.weight_ih[:16].T + cell.bias_ih[:16] + h_prev @ cell.weight_hh[:16].T
+             + cell.bias_hh[:16]).sigmoid()
     assert [v for e in found[:-1] for v in e["values"]] == pytest.approx(i[:, 2].tolist(), rel=1e-3, abs=1e-4)
 
 
@@ -172,7 +174,8 @@ def test_bad_generation_options_are_refused_before_streaming(client, runs, body,
 
 def test_a_pages_text_sent_back_is_limited(client, runs):
     answer = client.post(url(runs, "read"), json={"text": "a" * 20_001})
-    assert answer.status_code == 400 and answer.json()["error"] == "text: 20,001 characters; the lab takes at most 20,000"
+    assert answer.status_code == 400
+    assert answer.json()["error"] == "text: 20,001 characters; the lab takes at most 20,000"
 
 
 def test_unknown_runs_actions_and_hosts_are_refused(client, runs):
@@ -214,7 +217,8 @@ def test_streams_arrive_as_written_and_their_number_is_limited(runs, serving, ss
             lines = first.iter_lines()
             assert sse([next(lines)])[0]["generated"] == [False, False]   # the prime arrives before the rest is written
             refused = http.post(url(runs, "generate"), json={"prime": "Bo", "length": 5})
-            assert refused.status_code == 429 and refused.json()["error"].startswith("streams: 1 generations are running")
+            assert refused.status_code == 429
+            assert refused.json()["error"].startswith("streams: 1 generations are running")
         for _ in range(100):                                             # the closed stream gives its slot back
             with http.stream("POST", url(runs, "generate"), json={"prime": "Bo", "length": 3}) as again:
                 if again.status_code == 200:

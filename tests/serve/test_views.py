@@ -95,8 +95,8 @@ def test_memory_run_shows_its_lag_curves_against_an_untrained_model(tmp_path):
     from rnnkit.diagnostics import diagnose
 
     root = tmp_path / "memory"
-    assert main(["memory", "--task", "adding", "--lag", "12", "--cell", "lstm", "--hidden-size", "8", "--max-steps", "3",
-                 "--test-size", "16", "--run-dir", str(root), "--threads", "1"]) == 0
+    assert main(["memory", "--task", "adding", "--lag", "12", "--cell", "lstm", "--hidden-size", "8",
+                 "--max-steps", "3", "--test-size", "16", "--run-dir", str(root), "--threads", "1"]) == 0
     run, client = lab(root / "adding-12-lstm")
     assert client.get("/api/runs").json()["runs"][0]["about"] == {
         "task": "adding", "lag": 12, "cell": "lstm", "hidden_size": 8, "layers": 1, "step": 3}

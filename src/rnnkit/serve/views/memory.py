@@ -64,8 +64,8 @@ def _measure(run: MemoryRun) -> dict:
     trained = reports["trained"].flow
     stride = math.ceil(trained.length / HEATMAP_CELLS)
     return {"lags": trained.length,
-            "curves": {name: [significant(report.flow.relative_by_lag(layer)) for layer in range(report.flow.num_layers)]
-                       for name, report in reports.items()},
+            "curves": {name: [significant(report.flow.relative_by_lag(layer))
+                              for layer in range(report.flow.num_layers)] for name, report in reports.items()},
             "verdicts": {name: report.verdict for name, report in reports.items()},
             "heatmap": {"stride": stride, "norms": significant(trained.norms[0, ::stride, ::stride])}}
 

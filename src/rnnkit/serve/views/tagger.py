@@ -40,7 +40,8 @@ def tag(run: TaggerRun, body: dict, limits: Limits) -> dict:
     tokens = run.encoder.split(text)
     tags = tag_sequences(run.model, run.encoder, [tokens], batch_size=1)[0]
     scheme = run.model.config.scheme
-    return {"tokens": tokens, "tags": tags, "scheme": scheme, "joiner": "" if run.encoder.vocab.level == "char" else " ",
+    joiner = "" if run.encoder.vocab.level == "char" else " "
+    return {"tokens": tokens, "tags": tags, "scheme": scheme, "joiner": joiner,
             "words": words_from_bmes(tokens, tags) if scheme == "bmes" else None,
             "entities": [list(span) for span in entity_spans(tags)] if scheme in ("bio", "bioes") else None}
 
