@@ -7,14 +7,17 @@ subset below: a CPU budget), one after another, each for the same number of opti
 (batches of 32; ``--minutes`` caps a run on a busy machine):
 
     writer, --conditional char, M = 20 | writer, --conditional char, M = 1 | writer, --conditional none, M = 20
-    recogniser (bidirectional LSTM)
+    writer, --conditional components, M = 20 | recogniser (bidirectional LSTM) on CHARS + NOVEL
 
-and reports: test NLL per point (nats; fixed affine copies of the training characters, seed 2) of
-each writer; the free writer's NLL on characters it never saw (UNSEEN); the recogniser's top-1 /
-top-5 on the test copies; legibility: the recogniser's top-1 / top-5 on 4 samples per character
-of each char-conditional writer at temperatures 0.5 and 1.0; CPU minutes of every run. It writes
-``benchmarks/results/handwriting.json``, the figure ``handwriting_samples.png`` (the KanjiVG
-original beside 4 samples at τ = 0.5 and 4 at τ = 1.0) and ``handwriting_yong.gif`` (永 being written).
+NOVEL are KanjiVG characters outside CHARS made of components that CHARS have (no writer sees
+them). It reports: test NLL per point (nats; fixed affine copies of the training characters,
+seed 2) of each writer; the free writer's NLL on characters it never saw (UNSEEN); the
+recogniser's top-1 / top-5 on the test copies; legibility: the recogniser's top-1 / top-5 on 4
+samples per character of each conditional writer at temperatures 0.5 and 1.0 (the components
+writer also on NOVEL); CPU minutes of every run. It writes ``benchmarks/results/handwriting.json``,
+the figure ``handwriting_samples.png`` (the KanjiVG original beside 4 samples at τ = 0.5 and 4 at
+τ = 1.0), ``handwriting_novel.png`` (the same for NOVEL characters by the components writer) and
+``handwriting_yong.gif`` (永 being written).
 """
 from __future__ import annotations
 
@@ -41,14 +44,33 @@ RUNS = {
     "char_m20": ["--model", "writer", "--conditional", "char", "--mixtures", "20"],
     "char_m1": ["--model", "writer", "--conditional", "char", "--mixtures", "1"],
     "free_m20": ["--model", "writer", "--conditional", "none", "--mixtures", "20"],
+    "components_m20": ["--model", "writer", "--conditional", "components", "--mixtures", "20"],
     "recognizer": ["--model", "recognizer", "--dropout", "0.2"],
 }
+NOVEL_COUNT = 20
 
 
-def train(name: str, options: list[str], args: argparse.Namespace) -> dict:
+def novel() -> str:
+    """NOVEL_COUNT KanjiVG characters outside CHARS, of two or more components all of which CHARS have."""
+    from rnnkit.data.stroke_corpora import kanjivg, kanjivg_files
+    from rnnkit.tasks.handwriting_components import parts_of
+
+    seen = {c for d in kanjivg(CHARS) for c in parts_of(d)}
+    found = []
+    for char in kanjivg_files():
+        if char not in CHARS and "\u4e00" <= char <= "\u9fff":
+            (drawing,) = kanjivg(char)
+            if len(drawing.components) >= 2 and set(drawing.components) <= seen:
+                found.append(char)
+                if len(found) == NOVEL_COUNT:
+                    break
+    return "".join(found)
+
+
+def train(name: str, options: list[str], args: argparse.Namespace, chars: str) -> dict:
     """Runs ``rnnkit train handwriting`` in a child process; its test scores, wall and CPU minutes."""
     run_dir = Path(args.out) / name
-    command = [sys.executable, "-m", "rnnkit", "train", "handwriting", "--corpus", "kanjivg", "--chars", CHARS,
+    command = [sys.executable, "-m", "rnnkit", "train", "handwriting", "--corpus", "kanjivg", "--chars", chars,
                *options, "--hidden-size", str(args.hidden_size), "--layers", "2", "--batch-size", "32",
                "--lr", "2e-3", "--max-steps", str(args.steps), "--minutes", str(args.minutes), "--epochs", "100000", "--patience", "none",
                "--eval-every", "250", "--checkpoint-every", "250", "--threads", "1", "--seed", "0", "--quiet",
@@ -85,44 +107,61 @@ def unseen_nll(run_dir: Path) -> float:
     return total / count
 
 
-def legibility(writer_dir: Path, recognizer_dir: Path) -> dict:
-    """Top-1 / top-5 of the recogniser on SAMPLES drawings of every character per temperature."""
+def legibility(writer_dir: Path, recognizer_dir: Path, chars: str = CHARS) -> dict:
+    """Top-1 / top-5 of the recogniser on SAMPLES drawings of every character of ``chars`` per temperature."""
     import torch
 
-    from rnnkit.tasks.handwriting import Writer, write
+    from rnnkit.data.stroke_corpora import kanjivg
+    from rnnkit.tasks.handwriting import write
+    from rnnkit.tasks.handwriting_components import load_writer, parts_of
     from rnnkit.tasks.handwriting_recognizer import Recognizer, recognize, top_k_accuracy
 
-    writer, metadata = Writer.from_checkpoint(task_checkpoint(str(writer_dir), "handwriting"))
+    writer, metadata = load_writer(task_checkpoint(str(writer_dir), "handwriting"))
     recognizer, _ = Recognizer.from_checkpoint(task_checkpoint(str(recognizer_dir), "handwriting-recognizer"))
-    labels = [c for c in CHARS for _ in range(SAMPLES)]
+    labels = [c for c in chars for _ in range(SAMPLES)]
     gold = [recognizer.config.labels.index(c) for c in labels]
+    parts = {d.label: parts_of(d) for d in kanjivg(chars)}
     found = {}
     for temperature in TEMPERATURES:
-        drawings = write(writer, labels, 1, temperature, metadata["max_points"], torch.Generator().manual_seed(0))
+        drawings = write(writer, labels, 1, temperature, metadata["max_points"], torch.Generator().manual_seed(0),
+                         parts)
         p = recognize(recognizer, drawings)
         found[str(temperature)] = {"top1": top_k_accuracy(p, gold, 1), "top5": top_k_accuracy(p, gold, 5),
                                    "samples": len(labels)}
     return found
 
 
-def figures(writer_dir: Path) -> None:
-    """The samples figure and the GIF of 永 (small files: 64-pixel cells, 128-pixel GIF)."""
+def figure(writer_dir: Path, chars: str, name: str) -> None:
+    """Per character of ``chars``: the KanjiVG original, SAMPLES samples at each temperature (64-pixel cells)."""
     import torch
 
     from rnnkit.data.stroke_corpora import kanjivg
-    from rnnkit.data.stroke_render import grid, save_drawing
-    from rnnkit.tasks.handwriting import Writer, write
+    from rnnkit.data.stroke_render import grid
+    from rnnkit.tasks.handwriting import write
+    from rnnkit.tasks.handwriting_components import load_writer, parts_of
 
-    writer, metadata = Writer.from_checkpoint(task_checkpoint(str(writer_dir), "handwriting"))
+    writer, metadata = load_writer(task_checkpoint(str(writer_dir), "handwriting"))
     generator = torch.Generator().manual_seed(1)
     rows = []
-    for original in kanjivg(FIGURE_CHARS):
+    for original in kanjivg(chars):
         row = [original]
         for temperature in TEMPERATURES:
-            row += write(writer, [original.label] * SAMPLES, 1, temperature, metadata["max_points"], generator)
+            row += write(writer, [original.label] * SAMPLES, 1, temperature, metadata["max_points"], generator,
+                         {original.label: parts_of(original)})
         rows.append(row)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    grid(rows, cell=64).save(RESULTS / "handwriting_samples.png", optimize=True)
+    grid(rows, cell=64).save(RESULTS / name, optimize=True)
+
+
+def animation(writer_dir: Path) -> None:
+    """永 being written (a 128-pixel GIF)."""
+    import torch
+
+    from rnnkit.data.stroke_render import save_drawing
+    from rnnkit.tasks.handwriting import write
+    from rnnkit.tasks.handwriting_components import load_writer
+
+    writer, metadata = load_writer(task_checkpoint(str(writer_dir), "handwriting"))
     yong = write(writer, ["永"], 1, 0.5, metadata["max_points"], torch.Generator().manual_seed(0))[0]
     save_drawing(yong, RESULTS / "handwriting_yong.gif", size=128, note=metadata.get("note"), frames=32)
 
@@ -135,20 +174,26 @@ def main() -> None:
     parser.add_argument("--out", default="runs/bench-handwriting", help="the run directories")
     parser.add_argument("--only", choices=list(RUNS), nargs="*", help="train only these (others are reused)")
     args = parser.parse_args()
-    results = {"chars": CHARS, "unseen": UNSEEN, "steps": args.steps, "minutes": args.minutes, "hidden_size": args.hidden_size, "runs": {}}
+    novel_chars = novel()
+    results = {"chars": CHARS, "unseen": UNSEEN, "novel": novel_chars, "steps": args.steps, "minutes": args.minutes, "hidden_size": args.hidden_size, "runs": {}}
     path = RESULTS / "handwriting.json"
     if path.exists():
         results["runs"] = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
     for name, options in RUNS.items():
         if args.only is None or name in args.only:
-            results["runs"][name] = train(name, options, args)
+            chars = CHARS + novel_chars if name == "recognizer" else CHARS
+            results["runs"][name] = train(name, options, args, chars)
             RESULTS.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     out = Path(args.out)
     torch_threads()
     results["unseen_nll_free_m20"] = unseen_nll(out / "free_m20")
-    results["legibility"] = {name: legibility(out / name, out / "recognizer") for name in ("char_m20", "char_m1")}
-    figures(out / "char_m20")
+    results["legibility"] = {name: legibility(out / name, out / "recognizer") for name in ("char_m20", "char_m1",
+                                                                                          "components_m20")}
+    results["legibility"]["components_m20_novel"] = legibility(out / "components_m20", out / "recognizer", novel_chars)
+    figure(out / "char_m20", FIGURE_CHARS, "handwriting_samples.png")
+    figure(out / "components_m20", novel_chars[:4], "handwriting_novel.png")
+    animation(out / "char_m20")
     path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     print(json.dumps({k: v for k, v in results.items() if k != "runs"}, indent=1, ensure_ascii=False))
 

@@ -103,3 +103,14 @@ def test_a_corpus_that_is_not_there_or_lacks_the_characters(tmp_path, corpus, ca
     assert main(["train", "handwriting", "--corpus", str(corpus), "--chars", "永", "--run-dir", str(tmp_path / "b"),
                  *TINY]) == 2
     assert "--chars:" in capsys.readouterr().err
+
+
+def test_a_components_writer_trains_and_writes(corpus, tmp_path, capsys):
+    run_dir = tmp_path / "components"
+    assert main(["train", "handwriting", "--corpus", str(corpus), "--conditional", "components", "--mixtures", "2",
+                 "--run-dir", str(run_dir), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["write", str(run_dir), "人口", "--length", "8"]) == 0
+    assert json.loads(capsys.readouterr().out)["label"] == "人口"
+    assert main(["write", str(run_dir), "林"]) == 2
+    assert "does not know the components of '林'" in capsys.readouterr().err

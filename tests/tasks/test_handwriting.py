@@ -8,6 +8,7 @@ import torch
 from rnnkit.data.strokes import END, Drawing, StrokeBatches, collate_offsets, normalize, resample, to_offsets
 from rnnkit.nn.mdn import point_nll
 from rnnkit.tasks.handwriting import Writer, WriterConfig, write
+from rnnkit.tasks.handwriting_components import ComponentWriter, ComponentWriterConfig
 from rnnkit.tasks.handwriting_recognizer import Recognizer, RecognizerConfig, recognize, top_k_accuracy
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -32,11 +33,18 @@ def test_config_checks():
         RecognizerConfig(("a",))
 
 
-@pytest.mark.parametrize("conditional", ["none", "char"])
+def component_writer(hidden_size=8):
+    return ComponentWriter(ComponentWriterConfig(LABELS, (("一",), ("丨",), ("丨", "一")), mixtures=2,
+                                                 hidden_size=hidden_size, embed_size=4, bumps=2, offset_scale=0.2))
+
+
+@pytest.mark.parametrize("conditional", ["none", "char", "components"])
 def test_a_batch_loss_is_the_point_weighted_mean_of_its_rows(conditional):
     torch.manual_seed(0)
-    model = Writer(WriterConfig(LABELS if conditional == "char" else (), conditional, mixtures=2, hidden_size=8,
-                                layers=2, embed_size=4, offset_scale=0.2)).eval()
+    model = component_writer() if conditional == "components" else \
+        Writer(WriterConfig(LABELS if conditional == "char" else (), conditional, mixtures=2, hidden_size=8,
+                            layers=2, embed_size=4, offset_scale=0.2))
+    model.eval()
     data = drawings()
     with torch.no_grad():
         whole = model.loss(next(iter(StrokeBatches(data, [0, 1, 2], 3, shuffle=False))))
@@ -111,3 +119,17 @@ def test_the_recogniser_learns_three_shapes():
             optimizer.step()
     assert recognize(model, drawings()).argmax(1).tolist() == [0, 1, 2]
     assert int(collate_offsets([to_offsets(drawings()[0])]).pens[0, -1]) == END
+
+
+def test_the_components_writer_writes_a_new_character_from_known_components():
+    torch.manual_seed(0)
+    model = component_writer()
+    written = write(model, ["口", "十"], max_points=6, parts={"十": ("一", "丨")},
+                    generator=torch.Generator().manual_seed(0))
+    assert [d.label for d in written] == ["口", "十"]
+    with pytest.raises(ValueError, match="does not know the components of '十'"):
+        write(model, ["十"])
+    with pytest.raises(ValueError, match="made of '木'"):
+        write(model, ["林"], parts={"林": ("木", "木")})
+    with pytest.raises(ValueError, match="parts"):
+        ComponentWriterConfig(LABELS, (("一",), ("丨",)))

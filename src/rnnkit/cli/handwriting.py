@@ -30,8 +30,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     model.add_argument("--model", choices=["writer", "recognizer"], default="writer",
                        help="writer: strokes from a mixture density RNN (rnnkit write); recognizer: strokes -> "
                             "character (rnnkit recognize)")
-    model.add_argument("--conditional", choices=["char", "none"], default="char",
-                       help="writer: char feeds the character's embedding at every step; none writes freely")
+    model.add_argument("--conditional", choices=["char", "components", "none"], default="char",
+                       help="writer: char feeds the character's embedding at every step; components reads the "
+                            "character's components through a sliding window (it can write unseen characters "
+                            "made of seen components); none writes freely")
     model.add_argument("--mixtures", type=positive_int, default=20, help="writer: Gaussian components M")
     add(model, "cell", "lstm", choices=("lstm", "gru"))
     add(model, "hidden_size", 256)
@@ -64,7 +66,7 @@ def run_train(args: argparse.Namespace, run) -> dict:
     metadata = {"task": RECOGNIZER if args.model == "recognizer" else "handwriting", "corpus": str(args.corpus),
                 "max_points": int(1.5 * max(d.points for d in drawings)) + 10,
                 "note": {"kanjivg": KANJIVG_NOTE, "hershey": HERSHEY_NOTE}.get(args.corpus)}
-    model = _recognizer(args, labels, scale) if args.model == "recognizer" else _writer(args, labels, scale)
+    model = _recognizer(args, labels, scale) if args.model == "recognizer" else _writer(args, drawings, labels, scale)
     data_hash = fingerprint([[d.label, [s.tolist() for s in d.strokes]] for d in drawings])
     trainer = run.fit(model, sets["train"], sets["dev"], metadata, data_hash=data_hash)
     scores = {"corpus": str(args.corpus), "drawings": len(drawings), "labels": len(labels), "model": args.model,
@@ -83,9 +85,15 @@ def run_train(args: argparse.Namespace, run) -> dict:
     return scores
 
 
-def _writer(args: argparse.Namespace, labels: tuple[str, ...], scale: float):
+def _writer(args: argparse.Namespace, drawings, labels: tuple[str, ...], scale: float):
     from ..tasks.handwriting import Writer, WriterConfig
+    from ..tasks.handwriting_components import ComponentWriter, ComponentWriterConfig, parts_of
 
+    if args.conditional == "components":
+        parts = {d.label: parts_of(d) for d in drawings}
+        return ComponentWriter(ComponentWriterConfig(labels, tuple(parts[c] for c in labels), args.mixtures, args.cell,
+                                                     args.hidden_size, args.embed_size, dropout=args.dropout,
+                                                     offset_scale=scale, spacing=args.spacing))
     return Writer(WriterConfig(labels if args.conditional == "char" else (), args.conditional, args.mixtures,
                                args.cell, args.hidden_size, args.layers, args.embed_size, args.dropout, scale,
                                args.spacing))
@@ -108,7 +116,7 @@ def _sample_figure(model, drawings, max_points: int, seed: int):
 
     generator = torch.Generator().manual_seed(seed)
     originals = list({d.label: d for d in drawings}.values())[:FIGURE_ROWS]
-    if model.config.conditional == "none":
+    if getattr(model.config, "conditional", None) == "none":
         free = write(model, None, len(originals) * FIGURE_SAMPLES, 0.5, max_points, generator)
         return grid([free[i:i + FIGURE_SAMPLES] for i in range(0, len(free), FIGURE_SAMPLES)])
     written = write(model, [d.label for d in originals for _ in range(FIGURE_SAMPLES)], 1, 0.5, max_points, generator)
@@ -158,13 +166,13 @@ def run_write(args: argparse.Namespace) -> int:
 
     from ..data.stroke_render import save_drawing
     from ..data.strokes import layout
-    from ..tasks.handwriting import Writer, write
+    from ..tasks.handwriting import write
+    from ..tasks.handwriting_components import load_writer
     from .errors import CommandError
     from .task import resolve_device
 
-    model, metadata = Writer.from_checkpoint(task_checkpoint(args.run_dir, "handwriting"),
-                                             device=resolve_device(args.device))
-    free = model.config.conditional == "none"
+    model, metadata = load_writer(task_checkpoint(args.run_dir, "handwriting"), device=resolve_device(args.device))
+    free = getattr(model.config, "conditional", None) == "none"
     if free != args.free:
         raise CommandError("--free: this writer was trained with --conditional none: give --free and no TEXT"
                            if free else "--free: this writer writes given characters: give TEXT instead")
@@ -179,7 +187,7 @@ def run_write(args: argparse.Namespace) -> int:
     else:
         texts = [t for t in args.texts if t.strip()]
         chars = [c for t in texts for _ in range(args.samples) for c in t if not c.isspace()]
-        letters = iter(write(model, chars, 1, args.temperature, max_points, generator))
+        letters = iter(write(model, chars, 1, args.temperature, max_points, generator, _parts(model, metadata, chars)))
         drawings = [layout([next(letters) for c in t if not c.isspace()]) for t in texts for _ in range(args.samples)]
     note = metadata.get("note")
     if args.out is None:
@@ -198,6 +206,20 @@ def run_write(args: argparse.Namespace) -> int:
             save_drawing(d, path, note=note, aspect=max(1, len(d.label or "")))
         print(f"wrote {path}", file=sys.stderr)
     return 0
+
+
+def _parts(model, metadata: dict, chars: list[str]) -> dict | None:
+    """The KanjiVG components of the characters a components-conditional writer was not trained on."""
+    unseen = "".join(dict.fromkeys(c for c in chars if c not in model.config.labels))
+    if not unseen or not hasattr(model.config, "parts") or metadata.get("corpus") != "kanjivg":
+        return None
+    from ..data.stroke_corpora import kanjivg
+    from ..tasks.handwriting_components import parts_of
+
+    try:
+        return {d.label: parts_of(d) for d in kanjivg(unseen)}
+    except ValueError:
+        return None
 
 
 def run_recognize(args: argparse.Namespace) -> int:

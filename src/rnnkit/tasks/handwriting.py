@@ -38,14 +38,14 @@ INPUT_SIZE = 2 + PEN_STATES
 
 
 def check_stroke_model(config) -> None:
-    """The checks a writer's and a recogniser's config share: ``labels`` a tuple of distinct non-empty
-    strings, ``hidden_size`` and ``layers`` positive, ``cell`` known, ``dropout`` a rate, ``offset_scale``
-    and ``spacing`` finite positive numbers; ValueError naming the field."""
+    """The checks the writers' and the recogniser's configs share: ``labels`` a tuple of distinct non-empty
+    strings, ``hidden_size`` (and ``layers`` where it has them) positive, ``cell`` known, ``dropout`` a
+    rate, ``offset_scale`` and ``spacing`` finite positive numbers; ValueError naming the field."""
     labels = config.labels
     if not isinstance(labels, tuple) or len(set(labels)) != len(labels) or \
             not all(isinstance(x, str) and x for x in labels):
         raise ValueError(f"labels: expected a tuple of distinct non-empty strings, got {labels!r}")
-    check_positive(config, "hidden_size", "layers")
+    check_positive(config, *(name for name in ("hidden_size", "layers") if hasattr(config, name)))
     check_choice("cell", config.cell, tuple(CELLS))
     check_rate("dropout", config.dropout)
     for name in ("offset_scale", "spacing"):
@@ -93,7 +93,44 @@ def pen_inputs(offsets: torch.Tensor, pens: torch.Tensor, scale: float) -> torch
     return torch.cat([offsets / scale, F.one_hot(pens, PEN_STATES).to(offsets.dtype)], dim=-1)
 
 
-class Writer(nn.Module):
+class StrokeWriter(nn.Module):
+    """What every writer shares: the start input, the loss in nats per point, loading. A subclass sets
+    ``config_class`` and defines ``forward(x, condition, lengths=None, state=None) -> (params, state)``,
+    ``condition(labels, device, parts=None)`` (what :func:`write` feeds it for some characters) and
+    ``batch_condition(batch)`` (the same for a training batch)."""
+
+    config_class: type
+
+    def start(self, batch: int, device=None) -> torch.Tensor:
+        """``x_1 (B, 1, 5)``: no offset, pen up."""
+        x = torch.zeros(batch, 1, INPUT_SIZE, device=device)
+        x[:, 0, 2 + UP] = 1.0
+        return x
+
+    def loss(self, batch: StrokeBatch, state=None) -> LossOutput:
+        """Mean negative log-likelihood per point (nats, normalised units), with its ``offset`` and ``pen`` parts."""
+        s = self.config.offset_scale
+        x = torch.cat([self.start(len(batch.lengths), batch.offsets.device),
+                       pen_inputs(batch.offsets, batch.pens, s)[:, :-1]], dim=1)   # (B, T, 5)
+        params, _ = self(x, self.batch_condition(batch), batch.lengths)
+        offsets, pens = point_nll(params, batch.offsets / s, batch.pens)           # (B, T), (B, T)
+        valid = torch.arange(x.shape[1], device=x.device)[None, :] < batch.lengths.to(x.device)[:, None]
+        count = int(batch.lengths.sum())
+        offset_nll = (offsets * valid).sum() / count + 2 * math.log(s)
+        pen_nll = (pens * valid).sum() / count
+        return LossOutput(loss=offset_nll + pen_nll, count=count,
+                          metrics={"offset_nll": float(offset_nll.detach()), "pen_nll": float(pen_nll.detach())})
+
+    @classmethod
+    def from_checkpoint(cls, source, device: str | torch.device = "cpu") -> tuple["StrokeWriter", dict]:
+        """``(model, metadata)`` from a run directory or checkpoint (:func:`rnnkit.train.restore.restore_model`)."""
+        from ..train.restore import restore_model
+
+        model, checkpoint = restore_model(source, cls, cls.config_class, device=device)
+        return model, checkpoint.metadata
+
+
+class Writer(StrokeWriter):
     """Previous point (+ character embedding) -> LSTM/GRU stack -> mixture density (module docstring).
 
     Arguments:
@@ -101,6 +138,8 @@ class Writer(nn.Module):
 
     Parameters: ``embedding.weight (C, E)`` (``char``), ``rnn.*`` (torch.nn names), ``head.linear.*``.
     """
+
+    config_class = WriterConfig
 
     def __init__(self, config: WriterConfig):
         super().__init__()
@@ -125,33 +164,14 @@ class Writer(nn.Module):
         h, state = self.rnn(x, state=state, lengths=lengths)                       # (B, T, H)
         return self.head(h), state
 
-    def start(self, batch: int, device=None) -> torch.Tensor:
-        """``x_1 (B, 1, 5)``: no offset, pen up."""
-        x = torch.zeros(batch, 1, INPUT_SIZE, device=device)
-        x[:, 0, 2 + UP] = 1.0
-        return x
+    def condition(self, labels: Sequence[str] | None, device=None, parts=None) -> torch.Tensor | None:
+        """The character ids ``(B,)`` of ``labels`` (``char``), None for a free writer (``labels`` None)."""
+        if (labels is None) != (self.config.conditional == "none"):
+            raise ValueError("labels: give the characters to a char-conditional writer, and none to a free one")
+        return None if labels is None else torch.tensor(label_ids(self.config, labels), device=device)
 
-    def loss(self, batch: StrokeBatch, state=None) -> LossOutput:
-        """Mean negative log-likelihood per point (nats, normalised units), with its ``offset`` and ``pen`` parts."""
-        s = self.config.offset_scale
-        x = torch.cat([self.start(len(batch.lengths), batch.offsets.device),
-                       pen_inputs(batch.offsets, batch.pens, s)[:, :-1]], dim=1)   # (B, T, 5)
-        params, _ = self(x, batch.labels, batch.lengths)
-        offsets, pens = point_nll(params, batch.offsets / s, batch.pens)           # (B, T), (B, T)
-        valid = torch.arange(x.shape[1], device=x.device)[None, :] < batch.lengths.to(x.device)[:, None]
-        count = int(batch.lengths.sum())
-        offset_nll = (offsets * valid).sum() / count + 2 * math.log(s)
-        pen_nll = (pens * valid).sum() / count
-        return LossOutput(loss=offset_nll + pen_nll, count=count,
-                          metrics={"offset_nll": float(offset_nll.detach()), "pen_nll": float(pen_nll.detach())})
-
-    @classmethod
-    def from_checkpoint(cls, source, device: str | torch.device = "cpu") -> tuple["Writer", dict]:
-        """``(model, metadata)`` from a run directory or checkpoint (:func:`rnnkit.train.restore.restore_model`)."""
-        from ..train.restore import restore_model
-
-        model, checkpoint = restore_model(source, cls, WriterConfig, device=device)
-        return model, checkpoint.metadata
+    def batch_condition(self, batch: StrokeBatch) -> torch.Tensor | None:
+        return batch.labels if self.config.conditional == "char" else None
 
 
 def label_ids(config, text: Sequence[str]) -> list[int]:
@@ -166,33 +186,33 @@ def label_ids(config, text: Sequence[str]) -> list[int]:
 
 
 @torch.no_grad()
-def write(model: Writer, labels: Sequence[str] | None = None, samples: int = 1, temperature: float = 1.0,
-          max_points: int = 300, generator: torch.Generator | None = None) -> list[Drawing]:
+def write(model: StrokeWriter, labels: Sequence[str] | None = None, samples: int = 1, temperature: float = 1.0,
+          max_points: int = 300, generator: torch.Generator | None = None,
+          parts: dict[str, Sequence[str]] | None = None) -> list[Drawing]:
     """Drawings sampled point by point at ``temperature`` (:func:`rnnkit.nn.mdn.sample`).
 
     Arguments:
-        labels: one character per drawing (``char``); None: ``samples`` free drawings (``none``).
+        labels: one character per drawing (a conditional writer); None: ``samples`` free drawings.
         max_points: a drawing that has not ended by then is cut there.
+        parts: a components-conditional writer: the components of characters it was not trained on.
     Returns:
         the drawings in the normalised box, labelled, in ``labels`` order.
     """
-    config = model.config
-    if (labels is None) != (config.conditional == "none"):
-        raise ValueError("labels: give the characters to a char-conditional writer, and none to a free one")
     device = next(model.parameters()).device
-    ids = None if labels is None else torch.tensor(label_ids(config, labels), device=device)
+    condition = model.condition(labels, device, parts)
     batch = samples if labels is None else len(labels)
+    scale = model.config.offset_scale
     model.eval()
     x, state = model.start(batch, device), None
     rows = torch.zeros(batch, max_points, 3)                                       # (B, N, 3)
     done = torch.zeros(batch, dtype=torch.bool)
     for t in range(max_points):
-        params, state = model(x, ids, state=state)
+        params, state = model(x, condition, state=state)
         xy, pen = sample(type(params)(*(p[:, -1] for p in params)), temperature, generator)   # (B, 2), (B,)
-        rows[:, t, :2], rows[:, t, 2] = xy.cpu() * config.offset_scale, pen.cpu().float()
+        rows[:, t, :2], rows[:, t, 2] = xy.cpu() * scale, pen.cpu().float()
         done |= pen.cpu() == END
         if bool(done.all()):
             break
-        x = pen_inputs(xy[:, None] * config.offset_scale, pen[:, None], config.offset_scale)
+        x = pen_inputs(xy[:, None] * scale, pen[:, None], scale)
     return [from_offsets(rows[b, :t + 1].numpy().astype(np.float64), None if labels is None else labels[b])
             for b in range(batch)]
