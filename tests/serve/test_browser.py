@@ -30,7 +30,7 @@ def lab_url(lm_run):
         yield address[1]
     finally:
         server.send_signal(signal.SIGINT)
-        server.wait(timeout=30)
+        assert server.wait(timeout=30) == 130                           # Ctrl-C stops it, as for every command
 
 
 @pytest.fixture(scope="module")
