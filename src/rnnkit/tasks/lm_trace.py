@@ -90,7 +90,7 @@ class LanguageModelTracer:
     def _run(self, ids: torch.Tensor, initial: list[Any] | None):
         """``(GateTrace, next-token logits (B, T, K))`` of ``ids (B, T)`` from the layers' states ``initial``."""
         device = next(self.model.parameters()).device
-        with torch.no_grad():
+        with torch.inference_mode():
             trace = trace_gates(self.model.rnn, self.model.embed(ids.to(device)), initial)
             return trace, self.model.logits(trace.outputs).float()                    # (B, T, K)
 
