@@ -11,7 +11,8 @@ subset below: a CPU budget), one after another, each for the same number of opti
 
 NOVEL are KanjiVG characters outside CHARS made of components that CHARS have (no writer sees
 them). It reports: test NLL per point (nats; fixed affine copies of the training characters,
-seed 2) of each writer; the free writer's NLL on characters it never saw (UNSEEN); the
+seed 2) of each writer and of a memoryless baseline (one Gaussian for every offset, pen-state
+frequencies); the free writer's NLL on characters it never saw (UNSEEN); the
 recogniser's top-1 / top-5 on the test copies; legibility: the recogniser's top-1 / top-5 on 4
 samples per character of each conditional writer at temperatures 0.5 and 1.0 (the components
 writer also on NOVEL); CPU minutes of every run. It writes ``benchmarks/results/handwriting.json``,
@@ -107,6 +108,27 @@ def unseen_nll(run_dir: Path) -> float:
     return total / count
 
 
+def baseline_nll() -> float:
+    """The NLL per point of a model without memory (the peer a writer must beat): every offset from one
+    full-covariance Gaussian and every pen state from its frequency, fitted on the training drawings,
+    scored on the writers' test copies (seed 2)."""
+    import numpy as np
+
+    from rnnkit.data.stroke_corpora import kanjivg
+    from rnnkit.data.strokes import Augment, resample, to_offsets
+
+    drawings = [resample(d, 0.1) for d in kanjivg(CHARS)]
+    train = np.concatenate([to_offsets(d) for d in drawings])
+    rng = np.random.default_rng(2)
+    test = np.concatenate([to_offsets(Augment()(d, rng)) for d in drawings])
+    mean, cov = train[:, :2].mean(0), np.cov(train[:, :2].T)
+    z = test[:, :2] - mean
+    log_density = -np.log(2 * np.pi) - 0.5 * np.log(np.linalg.det(cov)) - 0.5 * np.einsum(
+        "ni,ij,nj->n", z, np.linalg.inv(cov), z)
+    frequency = np.bincount(train[:, 2].astype(int), minlength=3) / len(train)
+    return float(-(log_density + np.log(frequency[test[:, 2].astype(int)])).mean())
+
+
 def legibility(writer_dir: Path, recognizer_dir: Path, chars: str = CHARS) -> dict:
     """Top-1 / top-5 of the recogniser on SAMPLES drawings of every character of ``chars`` per temperature."""
     import torch
@@ -187,6 +209,7 @@ def main() -> None:
             path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     out = Path(args.out)
     torch_threads()
+    results["baseline_nll"] = baseline_nll()
     results["unseen_nll_free_m20"] = unseen_nll(out / "free_m20")
     results["legibility"] = {name: legibility(out / name, out / "recognizer") for name in ("char_m20", "char_m1",
                                                                                           "components_m20")}

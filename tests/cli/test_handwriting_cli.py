@@ -114,3 +114,20 @@ def test_a_components_writer_trains_and_writes(corpus, tmp_path, capsys):
     assert json.loads(capsys.readouterr().out)["label"] == "人口"
     assert main(["write", str(run_dir), "林"]) == 2
     assert "does not know the components of '林'" in capsys.readouterr().err
+
+
+def test_the_documented_commands_parse():
+    import re
+    import shlex
+    from pathlib import Path
+
+    from rnnkit.cli.main import build_parser
+
+    page = Path(__file__).resolve().parents[2] / "docs" / "handwriting.md"
+    blocks = re.findall(r"```bash\n(.*?)```", page.read_text(encoding="utf-8"), flags=re.S)
+    commands = [shlex.split(line.split("#")[0])[1:] for block in blocks for line in block.splitlines()
+                if line.startswith("rnnkit ")]
+    assert len(commands) >= 5
+    parser = build_parser()
+    for argv in commands:
+        parser.parse_args(argv)
