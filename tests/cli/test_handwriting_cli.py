@@ -50,9 +50,9 @@ def test_training_a_writer_scores_nats_per_point_and_draws_samples(writer):
 
 def test_write_prints_json_strokes_that_recognize_reads_back(writer, recognizer, tmp_path, capsys):
     capsys.readouterr()
-    assert main(["write", str(writer), "口", "一丨", "--samples", "2", "--length", "12"]) == 0
+    assert main(["write", str(writer), "口", "一丨 人", "--samples", "2", "--length", "12"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert [r["label"] for r in records] == ["口", "口", "一丨", "一丨"]
+    assert [r["label"] for r in records] == ["口", "口", "一丨 人", "一丨 人"]
     assert all(len(p) == 2 for r in records for s in r["strokes"] for p in s)
     (tmp_path / "mine.json").write_text(json.dumps(records[0], ensure_ascii=False), encoding="utf-8")
     assert main(["recognize", str(recognizer), str(tmp_path / "mine.json"), "--candidates", "3"]) == 0

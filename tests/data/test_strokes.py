@@ -101,6 +101,8 @@ def test_raster_puts_the_ink_inside_the_margin():
 def test_a_wide_drawing_widens_the_picture():
     word = layout([SQUARE, SQUARE], gap=2.0)                                  # 10 wide, 4 high
     assert word.bounds() == pytest.approx((0, 0, 10, 4)) and word.label == "口口"
+    assert layout([word, SQUARE], gap=3.0, separator=" ").bounds()[2] == pytest.approx(17)
+    assert layout([word, SQUARE], separator=" ").label == "口口 口"
     assert raster(word, size=50, margin=0.1).size == (50, 50)                  # fitted into a square
     wide = np.asarray(raster(word, size=50, margin=0.1, line_width=1, aspect=2.5)) < 128
     columns, rows = np.argwhere(wide)[:, 1], np.argwhere(wide)[:, 0]

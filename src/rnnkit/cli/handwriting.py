@@ -14,6 +14,7 @@ KANJIVG_NOTE = ("written by a model trained on KanjiVG (copyright Ulrich Apel, C
 HERSHEY_NOTE = "written by a model trained on the Hershey fonts (Hershey-Fonts package, MIT)"
 RECOGNIZER = "handwriting-recognizer"
 FIGURE_ROWS, FIGURE_SAMPLES = 8, 4
+WORD_GAP = 0.8                            # between written words (letters: 0.2), in the normalised box
 
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
@@ -188,7 +189,8 @@ def run_write(args: argparse.Namespace) -> int:
         texts = [t for t in args.texts if t.strip()]
         chars = [c for t in texts for _ in range(args.samples) for c in t if not c.isspace()]
         letters = iter(write(model, chars, 1, args.temperature, max_points, generator, _parts(model, metadata, chars)))
-        drawings = [layout([next(letters) for c in t if not c.isspace()]) for t in texts for _ in range(args.samples)]
+        drawings = [layout([layout([next(letters) for _ in word]) for word in t.split()], WORD_GAP, " ")
+                    for t in texts for _ in range(args.samples)]
     note = metadata.get("note")
     if args.out is None:
         for d in drawings:

@@ -146,14 +146,15 @@ def from_offsets(offsets: np.ndarray, label: str | None = None) -> Drawing:
     return Drawing(tuple(s for s in np.split(every, cuts) if len(s)), label)
 
 
-def layout(drawings: Sequence[Drawing], gap: float = 0.2) -> Drawing:
-    """The drawings side by side, left to right, ``gap`` apart (a word from its letters); label joined."""
+def layout(drawings: Sequence[Drawing], gap: float = 0.2, separator: str = "") -> Drawing:
+    """The drawings side by side, left to right, ``gap`` apart (a word from its letters, a line from its
+    words); their labels joined by ``separator``."""
     strokes, x = [], 0.0
     for d in drawings:
         x0, _, x1, _ = d.bounds()
         strokes.extend(s + np.array([x - x0, 0.0]) for s in d.strokes)
         x += x1 - x0 + gap
-    return Drawing(tuple(strokes), "".join(d.label or "" for d in drawings))
+    return Drawing(tuple(strokes), separator.join(d.label or "" for d in drawings))
 
 
 # ---------------------------------------------------------------------------------------------- batches
