@@ -49,6 +49,7 @@ RUNS = {
     "recognizer": ["--model", "recognizer", "--dropout", "0.2"],
 }
 NOVEL_COUNT = 20
+COPIES = 5                  # affine copies per character of the held-out NLL
 
 
 def novel() -> str:
@@ -88,24 +89,33 @@ def train(name: str, options: list[str], args: argparse.Namespace, chars: str) -
             "command": " ".join(command[1:])}
 
 
-def unseen_nll(run_dir: Path) -> float:
-    """The free writer's NLL per point on fixed affine copies of characters outside its training set."""
+def held_out_nll(run_dir: Path, chars: str, copies: int = COPIES) -> dict:
+    """A writer's NLL per point on ``copies`` fixed affine copies (seeds 10, 11, ...) of the KanjiVG
+    drawings of ``chars`` (characters it knows, or any for a free writer): over all points, over the first point of each stroke (the jump of the lifted
+    pen to where the next stroke starts) and over the others (the pen moving on the paper)."""
     import numpy as np
     import torch
 
     from rnnkit.data.stroke_corpora import kanjivg
-    from rnnkit.data.strokes import Augment, StrokeBatches, resample
-    from rnnkit.tasks.handwriting import Writer
+    from rnnkit.data.strokes import DOWN, Augment, StrokeBatches, resample
+    from rnnkit.tasks.handwriting_components import load_writer
 
-    model, _ = Writer.from_checkpoint(task_checkpoint(str(run_dir), "handwriting"))
-    rng = np.random.default_rng(2)
-    drawings = [Augment()(resample(d, model.config.spacing), rng) for d in kanjivg(UNSEEN)]
-    total = count = 0.0
+    model, _ = load_writer(task_checkpoint(str(run_dir), "handwriting"))
+    originals = [resample(d, model.config.spacing) for d in kanjivg(chars)]
+    drawings = [Augment()(d, np.random.default_rng(10 + k)) for k in range(copies) for d in originals]
+    ids = [model.config.labels.index(d.label) for d in drawings] if model.config.labels else None
+    sums = {"all": 0.0, "jumps": 0.0, "strokes": 0.0}
+    counts = dict.fromkeys(sums, 0)
     with torch.no_grad():
-        for batch in StrokeBatches(drawings, None, 32, shuffle=False):
-            out = model.loss(batch)
-            total, count = total + float(out.loss) * out.count, count + out.count
-    return total / count
+        for batch in StrokeBatches(drawings, ids, 32, shuffle=False):
+            offsets, pens = model.point_losses(batch)
+            previous = torch.cat([torch.ones_like(batch.pens[:, :1]), batch.pens[:, :-1]], 1)     # x_1: pen up
+            valid = torch.arange(batch.pens.shape[1])[None, :] < batch.lengths[:, None]
+            jumps = valid & (previous != DOWN)
+            for name, mask in (("all", valid), ("jumps", jumps), ("strokes", valid & ~jumps)):
+                sums[name] += float(((offsets + pens) * mask).sum())
+                counts[name] += int(mask.sum())
+    return {name: sums[name] / counts[name] for name in sums}
 
 
 def baseline_nll() -> float:
@@ -210,7 +220,8 @@ def main() -> None:
     out = Path(args.out)
     torch_threads()
     results["baseline_nll"] = baseline_nll()
-    results["unseen_nll_free_m20"] = unseen_nll(out / "free_m20")
+    results["held_out_nll"] = {name: held_out_nll(out / name, CHARS) for name in RUNS if name != "recognizer"}
+    results["unseen_nll_free_m20"] = held_out_nll(out / "free_m20", UNSEEN)
     results["legibility"] = {name: legibility(out / name, out / "recognizer") for name in ("char_m20", "char_m1",
                                                                                           "components_m20")}
     results["legibility"]["components_m20_novel"] = legibility(out / "components_m20", out / "recognizer", novel_chars)

@@ -107,17 +107,22 @@ class StrokeWriter(nn.Module):
         x[:, 0, 2 + UP] = 1.0
         return x
 
-    def loss(self, batch: StrokeBatch, state=None) -> LossOutput:
-        """Mean negative log-likelihood per point (nats, normalised units), with its ``offset`` and ``pen`` parts."""
+    def point_losses(self, batch: StrokeBatch) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(offsets (B, T), pens (B, T))``: each point's ``-log`` density of its offset (normalised units,
+        ``2 log s`` included) and ``-log q`` of its pen state; 0 at padding."""
         s = self.config.offset_scale
         x = torch.cat([self.start(len(batch.lengths), batch.offsets.device),
                        pen_inputs(batch.offsets, batch.pens, s)[:, :-1]], dim=1)   # (B, T, 5)
         params, _ = self(x, self.batch_condition(batch), batch.lengths)
         offsets, pens = point_nll(params, batch.offsets / s, batch.pens)           # (B, T), (B, T)
         valid = torch.arange(x.shape[1], device=x.device)[None, :] < batch.lengths.to(x.device)[:, None]
+        return (offsets + 2 * math.log(s)) * valid, pens * valid
+
+    def loss(self, batch: StrokeBatch, state=None) -> LossOutput:
+        """Mean negative log-likelihood per point (nats, normalised units), with its ``offset`` and ``pen`` parts."""
+        offsets, pens = self.point_losses(batch)
         count = int(batch.lengths.sum())
-        offset_nll = (offsets * valid).sum() / count + 2 * math.log(s)
-        pen_nll = (pens * valid).sum() / count
+        offset_nll, pen_nll = offsets.sum() / count, pens.sum() / count
         return LossOutput(loss=offset_nll + pen_nll, count=count,
                           metrics={"offset_nll": float(offset_nll.detach()), "pen_nll": float(pen_nll.detach())})
 
