@@ -8,7 +8,10 @@ coloured by one unit of the cell state c); its answer is a server-sent-event str
 pieces, then one event per written character with its activation and top-5 next characters.
 
 * first character: from sending the request to receiving the first written character's event;
-* characters/s: written characters over the time from the first written one to the last.
+* characters/s: written characters over the time from the first written one to the last;
+* server CPU per character: the server process's CPU time (``/proc/PID/stat``, user + system) over a
+  generation divided by its characters. On a busy machine the wall-clock figures measure the load as
+  much as the lab; this one does not, and its inverse is the rate one idle core would stream at.
 
 Also timed, once each: reading ``--length`` characters back in another unit's colours (``read``), the
 first unit ranking on the validation text (``units``, then cached), the gradient map of the last 120
@@ -54,6 +57,12 @@ def post(port: int, path: str, body: dict) -> tuple[http.client.HTTPResponse, ht
     return connection.getresponse(), connection
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of process ``pid`` so far (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def timed_generation(port: int, run_id: str, length: int, seed: int) -> tuple[float, float, str]:
     """``(seconds to the first written character, written characters per second, the text)``."""
     started = time.perf_counter()
@@ -97,9 +106,11 @@ def main() -> None:
     server, port, run_id = start_server(args.run)
     try:
         timed_generation(port, run_id, 20, 0)                                     # warm-up
-        firsts, rates, text = [], [], ""
+        firsts, rates, cpu, text = [], [], [], ""
         for seed in range(1, args.requests + 1):
+            before_cpu = cpu_seconds(server.pid)
             first, rate, text = timed_generation(port, run_id, args.length, seed)
+            cpu.append((cpu_seconds(server.pid) - before_cpu) / args.length)
             firsts.append(first)
             rates.append(rate)
         recolour = timed(port, f"/api/runs/{run_id}/read", {"text": text, "gate": "c", "unit": 1})
@@ -116,6 +127,9 @@ def main() -> None:
     print(f"| first written character after the request | {statistics.median(ms):.1f} ms | {max(ms):.1f} ms "
           "| ≤ 100 ms |")
     print(f"| characters/s streamed with activations | {statistics.median(rates):,.0f} | {min(rates):,.0f} | ≥ 200 |")
+    per_char = statistics.median(cpu)
+    print(f"| server CPU per written character (its inverse: chars/s on one idle core) | {1000 * per_char:.2f} ms "
+          f"({1 / per_char:,.0f}/s) | {1000 * max(cpu):.2f} ms | |")
     print(f"| recolour {len(text)} characters (read) | {1000 * recolour:.0f} ms | | |")
     print(f"| first unit ranking on the validation text (then cached) | {1000 * units:.0f} ms | | |")
     print(f"| gradient map of the last 120 characters | {1000 * gradients:.0f} ms | | |")
