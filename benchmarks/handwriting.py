@@ -35,8 +35,9 @@ from rnnkit.cli.task import task_checkpoint
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results"
 # 98 frequent Chinese characters that KanjiVG has (its Japanese forms), in frequency order.
-CHARS = ("永的一是不了人我在有他中大来上国个到子和地出道也年得就那要下以生会自着去之家学可里后小心多天而能好都然没日于成事只作当"
-         "想看文无手十用主行方又如前所本面公同三已老从知民分将外但身些与高意把法此回二理")
+CHARS = ("永的一是不了人我在有他中大来上国个到子和地出道也年得就那要下以生会自着去之家学可里"
+         "后小心多天而能好都然没日于成事只作当想看文无手十用主行方又如前所本面公同三已老从知民"
+         "分将外但身些与高意把法此回二理")
 UNSEEN = "美明点月起朝夜花雨空海森林石竹糸虫貝車町村早草音王玉円百千犬"       # 30 KanjiVG characters outside CHARS
 FIGURE_CHARS = "永我学高"
 TEMPERATURES = (0.5, 1.0)
@@ -74,7 +75,8 @@ def train(name: str, options: list[str], args: argparse.Namespace, chars: str) -
     run_dir = Path(args.out) / name
     command = [sys.executable, "-m", "rnnkit", "train", "handwriting", "--corpus", "kanjivg", "--chars", chars,
                *options, "--hidden-size", str(args.hidden_size), "--layers", "2", "--batch-size", "32",
-               "--lr", "2e-3", "--max-steps", str(args.steps), "--minutes", str(args.minutes), "--epochs", "100000", "--patience", "none",
+               "--lr", "2e-3", "--max-steps", str(args.steps), "--minutes", str(args.minutes), "--epochs", "100000",
+               "--patience", "none",
                "--eval-every", "250", "--checkpoint-every", "250", "--threads", "1", "--seed", "0", "--quiet",
                "--run-dir", str(run_dir), "--overwrite"]
     before, start = resource.getrusage(resource.RUSAGE_CHILDREN), time.time()
@@ -91,8 +93,9 @@ def train(name: str, options: list[str], args: argparse.Namespace, chars: str) -
 
 def held_out_nll(run_dir: Path, chars: str, copies: int = COPIES) -> dict:
     """A writer's NLL per point on ``copies`` fixed affine copies (seeds 10, 11, ...) of the KanjiVG
-    drawings of ``chars`` (characters it knows, or any for a free writer): over all points, over the first point of each stroke (the jump of the lifted
-    pen to where the next stroke starts) and over the others (the pen moving on the paper)."""
+    drawings of ``chars`` (characters it knows, or any for a free writer): over all points, over the
+    first point of each stroke (the jump of the lifted pen to where the next stroke starts) and over
+    the others (the pen moving on the paper)."""
     import numpy as np
     import torch
 
@@ -207,7 +210,8 @@ def main() -> None:
     parser.add_argument("--only", choices=list(RUNS), nargs="*", help="train only these (others are reused)")
     args = parser.parse_args()
     novel_chars = novel()
-    results = {"chars": CHARS, "unseen": UNSEEN, "novel": novel_chars, "steps": args.steps, "minutes": args.minutes, "hidden_size": args.hidden_size, "runs": {}}
+    results = {"chars": CHARS, "unseen": UNSEEN, "novel": novel_chars, "steps": args.steps, "minutes": args.minutes,
+               "hidden_size": args.hidden_size, "runs": {}}
     path = RESULTS / "handwriting.json"
     if path.exists():
         results["runs"] = json.loads(path.read_text(encoding="utf-8")).get("runs", {})

@@ -68,7 +68,8 @@ def test_write_files_in_every_format(writer, tmp_path, capsys):
         assert main(["write", str(writer), "口", "--out", str(tmp_path / name), "--temperature", "0.3",
                      "--length", "10"]) == 0
         assert (tmp_path / name).stat().st_size > 0
-    assert main(["write", str(writer), "一口", "--samples", "2", "--out", str(tmp_path / "two.png"), "--length", "10"]) == 0
+    assert main(["write", str(writer), "一口", "--samples", "2", "--out", str(tmp_path / "two.png"),
+                 "--length", "10"]) == 0
     with Image.open(tmp_path / "two-2.png") as image:
         assert image.size == (512, 256)                                      # two characters side by side
     assert main(["recognize", str(writer), str(tmp_path / "yong.svg")]) == 2

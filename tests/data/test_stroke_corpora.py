@@ -19,7 +19,8 @@ def test_kanjivg_gives_strokes_in_writing_order_on_its_canvas():
         kanjivg("永☃")
 
 
-@pytest.mark.skipif(importlib.util.find_spec("HersheyFonts") is None, reason="needs Hershey-Fonts (the handwriting extra)")
+@pytest.mark.skipif(importlib.util.find_spec("HersheyFonts") is None,
+                    reason="needs Hershey-Fonts (the handwriting extra)")
 def test_hershey_letters_of_each_font():
     letters = hershey("ab", fonts=("cursive", "futural"))
     assert [d.label for d in letters] == ["a", "b", "a", "b"]

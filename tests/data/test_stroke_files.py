@@ -128,9 +128,9 @@ def test_json_drawings_and_their_errors(tmp_path):
     good.write_text(json.dumps({"label": "一", "strokes": [[[0, 0], [1, 0]], [[0.5, 0.5]]]}), encoding="utf-8")
     drawing = read_json(good)
     assert drawing.label == "一" and [len(s) for s in drawing.strokes] == [2, 1]
-    for value, message in [({"strokes": []}, "list of strokes"), ([[[0, 0], [1]]], "stroke 1"),
-                           ([[[0, "x"]]], "stroke 1"), ([[[0, True]]], "stroke 1"), ({"label": 3, "strokes": [[[0, 0]]]},
-                                                                                      "'label'")]:
+    cases = [({"strokes": []}, "list of strokes"), ([[[0, 0], [1]]], "stroke 1"), ([[[0, "x"]]], "stroke 1"),
+             ([[[0, True]]], "stroke 1"), ({"label": 3, "strokes": [[[0, 0]]]}, "'label'")]
+    for value, message in cases:
         bad = tmp_path / "bad.json"
         bad.write_text(json.dumps(value), encoding="utf-8")
         with pytest.raises(ValueError, match=message) as err:
@@ -146,8 +146,8 @@ def test_json_drawings_and_their_errors(tmp_path):
 
 def test_a_corpus_file_of_json_lines_needs_labels(tmp_path):
     path = tmp_path / "corpus.jsonl"
-    path.write_text('{"label": "一", "strokes": [[[0, 0], [1, 0]]]}\n\n{"label": "丨", "strokes": [[[0, 0], [0, 1]]]}\n',
-                    encoding="utf-8")
+    path.write_text('{"label": "一", "strokes": [[[0, 0], [1, 0]]]}\n\n'
+                    '{"label": "丨", "strokes": [[[0, 0], [0, 1]]]}\n', encoding="utf-8")
     assert [d.label for d in read_drawings(path)] == ["一", "丨"]
     path.write_text('{"strokes": [[[0, 0], [1, 0]]]}\n', encoding="utf-8")
     with pytest.raises(ValueError, match=r"corpus.jsonl:1: a training drawing needs a 'label'"):

@@ -74,7 +74,8 @@ def test_augment_keeps_strokes_and_their_order_and_is_the_identity_at_zero():
 
 
 def test_stroke_batches_pad_and_draw_fresh_augmentations_each_pass():
-    drawings = [resample(normalize(SQUARE), 0.3), resample(normalize(Drawing((np.array([[0, 0], [1, 0]]),), "一")), 0.3)]
+    line = Drawing((np.array([[0, 0], [1, 0]]),), "一")
+    drawings = [resample(normalize(SQUARE), 0.3), resample(normalize(line), 0.3)]
     batches = StrokeBatches(drawings, [0, 1], batch_size=2, shuffle=False, augment=Augment())
     first, second = list(batches)[0], list(batches)[0]
     assert first.offsets.shape == (2, drawings[0].points, 2)

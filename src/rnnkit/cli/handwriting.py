@@ -55,15 +55,16 @@ def run_train(args: argparse.Namespace, run) -> dict:
         drawings = [normalize(d) for d in drawings]
     drawings = [resample(d, args.spacing) for d in drawings]
     labels = tuple(dict.fromkeys(d.label for d in drawings))
-    ids = [labels.index(d.label) for d in drawings]
+    index = {label: k for k, label in enumerate(labels)}
+    ids = [index[d.label] for d in drawings]
     scale = float(f"{np.concatenate([to_offsets(d)[:, :2] for d in drawings]).std():.3g}")
     augment = Augment()
     held_out = {name: [augment(d, np.random.default_rng(seed)) for d in drawings] for name, seed in (("dev", 1),
                                                                                                     ("test", 2))}
     sets = {"train": StrokeBatches(drawings, ids, args.batch_size, augment=augment if args.augment else None),
             **{name: StrokeBatches(part, ids, args.batch_size, shuffle=False) for name, part in held_out.items()}}
-    print(f"{args.corpus}: {len(drawings)} drawings of {len(labels)} labels, {np.mean([d.points for d in drawings]):.0f} "
-          f"points on average; offset scale {scale}", file=sys.stderr)
+    print(f"{args.corpus}: {len(drawings)} drawings of {len(labels)} labels, "
+          f"{np.mean([d.points for d in drawings]):.0f} points on average; offset scale {scale}", file=sys.stderr)
     metadata = {"task": RECOGNIZER if args.model == "recognizer" else "handwriting", "corpus": str(args.corpus),
                 "max_points": int(1.5 * max(d.points for d in drawings)) + 10,
                 "note": {"kanjivg": KANJIVG_NOTE, "hershey": HERSHEY_NOTE}.get(args.corpus)}

@@ -76,8 +76,8 @@ def hershey(chars: str = LETTERS, fonts: tuple[str, ...] = HERSHEY_FONTS) -> lis
 
 
 def load_drawings(corpus: str, chars: str | None = None) -> list[Drawing]:
-    """The drawings of ``kanjivg``, ``hershey`` or a user's file / folder (:func:`rnnkit.data.stroke_files.read_drawings`),
-    normalised; ``chars`` keeps only drawings of those labels."""
+    """The drawings of ``kanjivg``, ``hershey`` or a user's file / folder
+    (:func:`rnnkit.data.stroke_files.read_drawings`), normalised; ``chars`` keeps only drawings of those labels."""
     if corpus == "kanjivg":
         return kanjivg(chars)
     if corpus == "hershey":

@@ -7,7 +7,6 @@ lands on pixel ``(P - c) · s + (width, size) / 2`` with ``c`` the centre of its
 """
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from typing import Sequence
 

@@ -89,7 +89,8 @@ def offset_log_density(params: MixtureParams, xy: torch.Tensor) -> torch.Tensor:
 
 
 def point_nll(params: MixtureParams, xy: torch.Tensor, pen: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(-log Σ_k π_k N(x, y | k), -log q_p)``, each ``(...)``, of offsets ``xy (..., 2)`` and pen states ``pen (...)``."""
+    """``(-log Σ_k π_k N(x, y | k), -log q_p)``, each ``(...)``, of offsets ``xy (..., 2)`` and pen
+    states ``pen (...)``."""
     offsets = -offset_log_density(params, xy)
     pens = F.cross_entropy(params.pen_logits.reshape(-1, params.pen_logits.shape[-1]), pen.reshape(-1),
                            reduction="none").reshape(pen.shape)

@@ -113,8 +113,8 @@ class ComponentWriter(StrokeWriter):
         c, _ = self.encoder(self.embedding(ids), lengths=lengths)
         return c, lengths
 
-    def forward(self, x: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor], lengths: torch.Tensor | None = None,
-                state=None):
+    def forward(self, x: torch.Tensor, condition: tuple[torch.Tensor, torch.Tensor],
+                lengths: torch.Tensor | None = None, state=None):
         """``(params, state)`` after the inputs ``x (B, T, 5)``, given the encoded components ``condition``;
         ``state = (RNN1 state, RNN2 state, κ)``."""
         c, c_lengths = condition
@@ -140,7 +140,8 @@ class ComponentWriter(StrokeWriter):
                 raise ValueError(f"TEXT: the model does not know the components of {label!r}")
             unseen = list(dict.fromkeys(c for c in sequence if c not in self.config.components))
             if unseen:
-                raise ValueError(f"TEXT: {label!r} is made of {''.join(unseen)!r}, which the model never saw in training")
+                raise ValueError(f"TEXT: {label!r} is made of {''.join(unseen)!r}, which the model never saw "
+                                 f"in training")
             sequences.append(tuple(sequence))
         ids, lengths = self.component_ids(sequences)
         return self.encode(ids.to(device), lengths.to(device))
