@@ -22,6 +22,7 @@ from .flags import HelpFormatter
 
 COMMAND_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.tagger", "rnnkit.cli.classifier", "rnnkit.cli.forecaster",
                    "rnnkit.cli.translate", "rnnkit.cli.memory", "rnnkit.cli.diagnose", "rnnkit.cli.gradcheck",
+                   "rnnkit.cli.chatbot",
                    "rnnkit.cli.serve",
                    "rnnkit.cli.handwriting",
                    "rnnkit.cli.asr",

@@ -17,13 +17,33 @@ hypothesis that ends with EOS is scored with length normalisation (Wu et al. 201
 A row stops when ``beam_size`` hypotheses have ended (among the best ``beam_size`` candidates of
 a step, as in fairseq); after ``max_len`` steps the unfinished prefixes compete as they are.
 With ``beam_size = 1`` beam search returns exactly the greedy output.
+
+Sampling search draws ``y_t ~ softmax(filter(log p(. | y_<t)))`` with the temperature, top-k and
+nucleus (top-p) filter of :func:`rnnkit.nn.sampling.filter_logits`.
+
+Options against dull and repetitive output (conversation):
+
+- repetition penalty θ >= 1 (Keskar et al. 2019, on log-probabilities as in beam search
+  implementations): a token the prefix already holds scores ``θ log p(v | y_<t)`` instead of
+  ``log p(v | y_<t)`` (log p <= 0, so θ > 1 lowers it); every search takes it.
+- anti-language-model decoding (MMI-antiLM, Li et al. 2016): :func:`anti_lm` wraps a step so that
+  the searches rank by ``log p(T | S) - λ log U(T)``, ``U(T) = Π_{k <= γ} p_LM(t_k | t_<k)``: tokens a
+  source-free language model of replies finds likely anyway (generic openings) lose, and only the
+  first γ tokens are penalised, so the rest of the reply stays fluent. The end token is not
+  penalised (a language model finds it unlikely early, which would reward empty replies).
+
+A minimum length ``min_len`` keeps EOS out of the first ``min_len`` steps (no empty replies).
+
+``Hypotheses.log_probs`` sums the scores the search ranked by: log p, after these adjustments.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import torch
+
+from .sampling import check_sampling, filter_logits
 
 StepFunction = Callable[[torch.Tensor, Any], tuple[torch.Tensor, Any]]
 
@@ -74,8 +94,30 @@ def _check_search(batch_size: int, max_len: int, beam_size: int = 1) -> None:
             raise ValueError(f"{name}: expected an integer >= {low}, got {value!r}")
 
 
+def penalize_repeats(log_probs: torch.Tensor, history: torch.Tensor, penalty: float) -> torch.Tensor:
+    """``log_probs (N, V)`` with every token of the row's ``history (N, t)`` scored ``penalty * log p``
+    (the repetition penalty θ of the module docstring; θ = 1 changes nothing)."""
+    if penalty == 1.0 or history.shape[-1] == 0:
+        return log_probs
+    seen = torch.zeros_like(log_probs, dtype=torch.bool).scatter_(1, history, True)   # (N, V)
+    return torch.where(seen, log_probs * penalty, log_probs)
+
+
+def _check_options(repetition_penalty: float, min_len: int, max_len: int) -> None:
+    if isinstance(repetition_penalty, bool) or not isinstance(repetition_penalty, (int, float)) \
+            or not 1.0 <= repetition_penalty < float("inf"):
+        raise ValueError(f"repetition_penalty: expected a finite number >= 1 (1: off), got {repetition_penalty!r}")
+    if isinstance(min_len, bool) or not isinstance(min_len, int) or not 0 <= min_len < max_len:
+        raise ValueError(f"min_len: expected an integer in [0, max_len={max_len}), got {min_len!r}")
+
+
+def _forbid_end(scores: torch.Tensor, t: int, min_len: int, eos_id: int) -> torch.Tensor:
+    """``scores (N, V)`` with EOS at -inf while fewer than ``min_len`` tokens precede step ``t``."""
+    return scores.index_fill(1, torch.tensor([eos_id], device=scores.device), float("-inf")) if t < min_len else scores
+
+
 def greedy_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: int, eos_id: int,
-                  max_len: int) -> Hypotheses:
+                  max_len: int, repetition_penalty: float = 1.0, min_len: int = 0) -> Hypotheses:
     """The most probable next token at every step, for all rows at once.
 
     Arguments:
@@ -83,20 +125,55 @@ def greedy_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: in
         state: the decoder state after the source (rows on dimension 0).
         batch_size: B.  bos_id: the first input token.  eos_id: the token that ends a row.
         max_len: at most this many tokens per row (EOS included).
+        repetition_penalty: θ >= 1.  min_len: no EOS before this many tokens (module docstring).
     Returns:
         :class:`Hypotheses`.
     """
+    return _token_by_token(step, state, batch_size, lambda scores: scores.argmax(dim=-1), bos_id=bos_id,
+                           eos_id=eos_id, max_len=max_len, repetition_penalty=repetition_penalty, min_len=min_len)
+
+
+def sample_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: int, eos_id: int, max_len: int,
+                  temperature: float = 1.0, top_k: int | None = None, top_p: float | None = None,
+                  repetition_penalty: float = 1.0, min_len: int = 0,
+                  generator: torch.Generator | None = None) -> Hypotheses:
+    """Draws every next token from the filtered distribution, for all rows at once.
+
+    Arguments:
+        step, state, batch_size, bos_id, eos_id, max_len, repetition_penalty, min_len: as :func:`greedy_search`.
+        temperature, top_k, top_p: the filter of :func:`rnnkit.nn.sampling.filter_logits`.
+        generator: the random source (seeded: the same draws each time); its device is the state's.
+    Returns:
+        :class:`Hypotheses`.
+    """
+    check_sampling(temperature, top_k, top_p)
+
+    def draw(scores: torch.Tensor) -> torch.Tensor:
+        probs = filter_logits(scores, temperature, top_k, top_p).softmax(-1)           # (B, V)
+        return torch.multinomial(probs, 1, generator=generator)[:, 0]                   # (B,)
+
+    return _token_by_token(step, state, batch_size, draw, bos_id=bos_id, eos_id=eos_id, max_len=max_len,
+                           repetition_penalty=repetition_penalty, min_len=min_len)
+
+
+def _token_by_token(step: StepFunction, state: Any, batch_size: int, choose: Callable[[torch.Tensor], torch.Tensor],
+                    *, bos_id: int, eos_id: int, max_len: int, repetition_penalty: float, min_len: int) -> Hypotheses:
+    """One output per row, token by token: ``y_t = choose(scores (B, V)) (B,)`` until EOS or ``max_len``."""
     _check_search(batch_size, max_len)
+    _check_options(repetition_penalty, min_len, max_len)
     tokens = torch.full((batch_size,), bos_id, dtype=torch.long, device=_device(state))   # (B,)
     finished = torch.zeros(batch_size, dtype=torch.bool, device=tokens.device)            # (B,)
     lengths = torch.full((batch_size,), max_len, dtype=torch.long, device=tokens.device)  # (B,)
     log_probs, state = step(tokens, state)                                                # (B, V)
     log_probs_sum = log_probs.new_zeros(batch_size)                                       # (B,)
-    outputs = []
+    outputs: list[torch.Tensor] = []
     for t in range(max_len):
         if t:
             log_probs, state = step(tokens, state)                                        # (B, V)
-        best, tokens = log_probs.max(dim=-1)                                              # (B,), (B,)
+        history = torch.stack(outputs, dim=1) if outputs else tokens.new_zeros(batch_size, 0)   # (B, t)
+        scores = _forbid_end(penalize_repeats(log_probs, history, repetition_penalty), t, min_len, eos_id)  # (B, V)
+        tokens = choose(scores)                                                           # (B,)
+        best = scores.gather(1, tokens[:, None])[:, 0]                                    # (B,)
         tokens = tokens.masked_fill(finished, eos_id)
         log_probs_sum += best.masked_fill(finished, 0.0)
         ended = (tokens == eos_id) & ~finished
@@ -110,7 +187,8 @@ def greedy_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: in
 
 
 def beam_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: int, eos_id: int, max_len: int,
-                beam_size: int, length_penalty: float = 1.0) -> Hypotheses:
+                beam_size: int, length_penalty: float = 1.0, repetition_penalty: float = 1.0,
+                min_len: int = 0) -> Hypotheses:
     """Batched beam search with length normalisation (see the module docstring).
 
     Arguments:
@@ -119,10 +197,12 @@ def beam_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: int,
         batch_size: B.  bos_id / eos_id: start and end tokens.  max_len: at most this many tokens (EOS included).
         beam_size: K prefixes kept per row.
         length_penalty: α >= 0 in ``Σ log p / |y|^α`` (0: plain sum, favours short outputs).
+        repetition_penalty: θ >= 1.  min_len: no EOS before this many tokens (module docstring).
     Returns:
-        :class:`Hypotheses` with the best-scoring output of each row (``log_probs`` is the plain sum).
+        :class:`Hypotheses` with the best-scoring output of each row (``log_probs`` is the sum, unnormalised).
     """
     _check_search(batch_size, max_len, beam_size)
+    _check_options(repetition_penalty, min_len, max_len)
     if not length_penalty >= 0:
         raise ValueError(f"length_penalty: expected a number >= 0, got {length_penalty!r}")
     B, K = batch_size, beam_size
@@ -157,6 +237,8 @@ def beam_search(step: StepFunction, state: Any, batch_size: int, *, bos_id: int,
     for t in range(max_len):
         if t:
             log_probs, state = step(tokens, state)                                       # (B*K, V)
+        log_probs = _forbid_end(penalize_repeats(log_probs, history.reshape(B * K, t), repetition_penalty), t,
+                                min_len, eos_id)                                         # (B*K, V)
         vocab = log_probs.shape[-1]
         candidates = (scores[:, :, None] + log_probs.view(B, K, vocab)).view(B, K * vocab)  # (B, K*V)
         top_scores, top_index = candidates.topk(min(2 * K, K * vocab), dim=1)            # (B, 2K)
@@ -193,3 +275,39 @@ def _device(state: Any) -> torch.device:
     found: list[torch.device] = []
     map_rows(lambda leaf: found.append(leaf.device) or leaf, state)
     return found[0] if found else torch.device("cpu")
+
+
+class AntiLMState(NamedTuple):
+    """The state of an :func:`anti_lm` step: the decoder's, the language model's (rows on dimension 0
+    in both) and the number of steps taken."""
+
+    decoder: Any
+    lm: Any
+    steps: int
+
+
+def anti_lm(step: StepFunction, lm_step: StepFunction, *, weight: float, first: int, eos_id: int) -> StepFunction:
+    """A step function scoring ``log p(y_t | y_<t, S) - λ g(t) log p_LM(y_t | y_<t)`` (MMI-antiLM,
+    module docstring) for any of the searches; start it from ``AntiLMState(decoder_state, lm_state, 0)``.
+
+    Arguments:
+        step: the conditional decoder's step.  lm_step: the source-free language model's step
+            (same vocabulary, same token inputs, BOS first).
+        weight: λ >= 0.  first: γ >= 1, the tokens penalised (g(t) = 1 for t <= γ, else 0).
+        eos_id: the end token, never penalised.
+    """
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)) or not 0.0 <= weight < float("inf"):
+        raise ValueError(f"weight: expected a finite number >= 0, got {weight!r}")
+    if isinstance(first, bool) or not isinstance(first, int) or first < 1:
+        raise ValueError(f"first: expected a positive integer, got {first!r}")
+
+    def scored(tokens: torch.Tensor, state: AntiLMState) -> tuple[torch.Tensor, AntiLMState]:
+        log_probs, decoder = step(tokens, state.decoder)                                 # (N, V)
+        lm_log_probs, lm = lm_step(tokens, state.lm)                                     # (N, V)
+        if state.steps < first:
+            penalty = weight * lm_log_probs
+            penalty[:, eos_id] = 0.0
+            log_probs = torch.where(torch.isfinite(log_probs), log_probs - penalty, log_probs)   # -inf stays
+        return log_probs, AntiLMState(decoder, lm, state.steps + 1)
+
+    return scored

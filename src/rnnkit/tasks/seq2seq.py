@@ -157,9 +157,7 @@ class Seq2Seq(nn.Module):
         self.attention = Attention(c.attention, query_size, key_size, c.attention_size) if attend else None
         self.combine = nn.Linear(query_size + key_size, c.hidden_size) if attend else None
         self.output = nn.Linear(c.hidden_size if attend else query_size, c.tgt_vocab_size)
-        self.bridge = nn.ModuleList(
-            nn.Linear(c.encoder_layers * self.encoder.num_directions * leaf.shape[-1], c.decoder_layers * leaf.shape[-1])
-            for leaf in state_leaves(cells[0].init_state(1, device="meta")))
+        self.bridge = self._make_bridge(self.encoder.num_directions)
         self.dropout = nn.Dropout(c.dropout)
         self.register_buffer("teacher_forcing_batches", torch.zeros((), dtype=torch.long))
         for embedding in (self.src_embedding, self.tgt_embedding):
@@ -179,13 +177,27 @@ class Seq2Seq(nn.Module):
             raise ValueError(f"src: expected a LongTensor of source ids (B, S), got {got}")
         batch, time = src.shape
         keys, final = self.encoder(self.dropout(self.src_embedding(src)), lengths=src_lengths)  # (B, S, K)
+        lengths = torch.full((batch,), time, device=src.device) if src_lengths is None else src_lengths.to(src.device)
+        mask = torch.arange(time, device=src.device)[None, :] < lengths[:, None]  # (B, S)
+        return self._start(keys, final, mask)
+
+    def _start(self, keys: torch.Tensor, final: Any, mask: torch.Tensor) -> DecoderState:
+        """The decoder state before its first step, from the attention keys ``(B, S, K)``, the final
+        state the bridge reads (``(L*D, B, size)`` per state tensor) and the key mask ``(B, S)``."""
+        batch = keys.shape[0]
         layers = self._bridge(final, batch)
         if self.attention is None:
             return DecoderState(layers, None, None, None, None)
-        lengths = torch.full((batch,), time, device=src.device) if src_lengths is None else src_lengths.to(src.device)
-        mask = torch.arange(time, device=src.device)[None, :] < lengths[:, None]  # (B, S)
         feed = keys.new_zeros(batch, self.config.hidden_size) if self.config.input_feeding else None
         return DecoderState(layers, feed, keys, self.attention.prepare(keys), mask)
+
+    def _make_bridge(self, directions: int) -> nn.ModuleList:
+        """One ``Linear`` per state tensor, from the final states of ``encoder_layers * directions``
+        layers to the decoder's ``decoder_layers`` initial states."""
+        c = self.config
+        return nn.ModuleList(
+            nn.Linear(c.encoder_layers * directions * leaf.shape[-1], c.decoder_layers * leaf.shape[-1])
+            for leaf in state_leaves(self.decoder_cells[0].init_state(1, device="meta")))
 
     def _bridge(self, final: Any, batch: int) -> tuple:
         """s_0^l = tanh(W_b [final states of every encoder layer and direction] + b_b), per state tensor."""
