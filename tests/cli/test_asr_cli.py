@@ -143,3 +143,19 @@ def test_transcribe_needs_files_and_an_asr_run(ctc_run, tmp_path, capsys):
     assert "FILE: expected at least one recording" in capsys.readouterr().err
     assert main(["transcribe", str(tmp_path / "nowhere"), "x.wav"]) == 2
     assert "RUN_DIR: expected the directory of a training run" in capsys.readouterr().err
+
+
+def test_strings_of_longer_words_are_spelled_with_spaces(tmp_path):
+    from rnnkit.tasks.asr import SpeechModel
+
+    folder = tmp_path / "words"
+    folder.mkdir()
+    for take in range(6):
+        write_wav(folder / f"low_ann_{take}.wav", samples("a", take, gap=0.0))
+        write_wav(folder / f"high_ann_{take}.wav", samples("c", take, gap=0.0))
+    run_dir = tmp_path / "run"
+    assert main(["train", "asr", "--data", str(folder), "--run-dir", str(run_dir), "--max-words", "2", "--epochs", "1",
+                 "--utterances", "8", "--test-utterances", "4", "--beam", "1", *TINY]) == 0
+    model, _ = SpeechModel.from_checkpoint(run_dir)
+    assert model.config.labels == (" ", "e", "g", "h", "i", "l", "o", "w")
+    assert json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))["greedy"]["strings"] == 4

@@ -62,8 +62,11 @@ def run_train(args: argparse.Namespace, run) -> dict:
 
     parts = split_recordings(list_recordings(args.data), args.split, seed=args.seed)
     train, dev, test = (part[:args.limit] for part in parts) if args.limit else parts
-    labels = sorted({r.transcript for r in train}) if args.output == "word" else \
-        sorted({c for r in train for c in r.transcript})
+    if args.output == "word":
+        labels = sorted({r.transcript for r in train})
+    else:                                       # strings of words longer than a character are joined by spaces
+        spaced = args.max_words > 1 and any(len(r.transcript) > 1 for r in train)
+        labels = sorted({c for r in train for c in r.transcript} | ({" "} if spaced else set()))
     features = FeatureConfig(args.sample_rate, n_mels=args.n_mels, n_mfcc=args.mfcc, normalize=args.normalize)
     masks = 2 if args.spec_augment else 0
     config = AsrConfig(tuple(labels), args.output, features, args.conv_channels, args.conv_stride, args.cell,
