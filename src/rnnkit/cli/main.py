@@ -25,6 +25,7 @@ COMMAND_MODULES = ["rnnkit.cli.lm", "rnnkit.cli.tagger", "rnnkit.cli.classifier"
                    "rnnkit.cli.chatbot",
                    "rnnkit.cli.serve",
                    "rnnkit.cli.handwriting",
+                   "rnnkit.cli.treesent", "rnnkit.cli.ggnn",
                    "rnnkit.cli.asr",
                    "rnnkit.cli.captioner"]
 
