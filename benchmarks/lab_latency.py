@@ -14,8 +14,8 @@ pieces, then one event per written character with its activation and top-5 next 
   much as the lab; this one does not, and its inverse is the rate one idle core would stream at.
 
 Also timed, once each: reading ``--length`` characters back in another unit's colours (``read``), the
-first unit ranking on the validation text (``units``, then cached), the gradient map of the last 120
-characters (``gradients``). Not a test: run it by hand, e.g.::
+first unit ranking on the validation text (``units``, then cached), the gradient map of the text's last
+``Limits.max_gradient_tokens`` characters (``gradients``). Not a test: run it by hand, e.g.::
 
     python benchmarks/lab_latency.py --requests 10 --length 500
 
@@ -34,6 +34,8 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+
+from rnnkit.serve import Limits
 
 SHIPPED = Path(__file__).resolve().parents[1] / "src" / "rnnkit" / "tasks" / "pretrained" / "poems"
 PRIME = "春風"
@@ -132,7 +134,7 @@ def main() -> None:
           f"({1 / per_char:,.0f}/s) | {1000 * max(cpu):.2f} ms | |")
     print(f"| recolour {len(text)} characters (read) | {1000 * recolour:.0f} ms | | |")
     print(f"| first unit ranking on the validation text (then cached) | {1000 * units:.0f} ms | | |")
-    print(f"| gradient map of the last 120 characters | {1000 * gradients:.0f} ms | | |")
+    print(f"| gradient map of the last {Limits().max_gradient_tokens} characters | {1000 * gradients:.0f} ms | | |")
 
 
 if __name__ == "__main__":

@@ -197,7 +197,7 @@ def test_the_body_size_and_request_rate_are_limited(runs):
 
 
 def test_each_run_is_loaded_once(lm_run, monkeypatch, sse):
-    import rnnkit.train.restore as restore
+    from rnnkit.train import restore
 
     calls = []
     original = restore.restore_model

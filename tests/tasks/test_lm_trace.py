@@ -4,8 +4,8 @@ import pytest
 import torch
 
 from rnnkit.data import Vocabulary
-from rnnkit.diagnostics import gradient_flow
 from rnnkit.data.streams import Batch
+from rnnkit.diagnostics import gradient_flow
 from rnnkit.tasks import LanguageModel, LanguageModelConfig, generate_text
 from rnnkit.tasks.lm_trace import LanguageModelTracer
 

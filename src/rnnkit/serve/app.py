@@ -39,8 +39,8 @@ STATIC = Path(__file__).parent / "static"
 MEDIA_TYPES = {".html": "text/html; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                ".css": "text/css; charset=utf-8", ".png": "image/png", ".svg": "image/svg+xml"}
 SECURITY_HEADERS = [
-    (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
-                                 b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"),
+    (b"content-security-policy", (b"default-src 'self'; img-src 'self' data:; script-src 'self'; style-src 'self'; "
+                                  b"connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'")),
     (b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"no-referrer"), (b"cache-control", b"no-store")]
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1")
 BATCH_SECONDS = 0.01                  # a stream sends what was written within this long in one write

@@ -15,7 +15,8 @@ class Limits:
         max_text: the most characters of a text typed on the page (a prime, a sentence).
         max_page_text: the most characters of a page's text sent back (to recolour it, to map its gradients).
         max_length: the most tokens one request may generate.
-        max_gradient_tokens: the gradient-flow map covers at most this many tokens (its cost grows as T²).
+        max_gradient_tokens: the gradient-flow map covers at most this many tokens (its cost grows as T², and it
+            holds the run's lock: a generation asked for meanwhile waits for it).
         requests_per_second, burst: each client's token bucket (refill rate and size).
         max_streams: generations streaming at once, all clients together.
     """
@@ -24,7 +25,7 @@ class Limits:
     max_text: int = 2000
     max_page_text: int = 20_000
     max_length: int = 2000
-    max_gradient_tokens: int = 120
+    max_gradient_tokens: int = 80
     requests_per_second: float = 20.0
     burst: int = 40
     max_streams: int = 4
