@@ -150,7 +150,7 @@ def test_strings_of_longer_words_are_spelled_with_spaces(tmp_path):
 
     folder = tmp_path / "words"
     folder.mkdir()
-    for take in range(6):
+    for take in range(10):                                         # takes 5-9 train: both words among them
         write_wav(folder / f"low_ann_{take}.wav", samples("a", take, gap=0.0))
         write_wav(folder / f"high_ann_{take}.wav", samples("c", take, gap=0.0))
     run_dir = tmp_path / "run"
