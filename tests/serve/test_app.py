@@ -7,7 +7,7 @@ import pytest
 import torch
 from starlette.testclient import TestClient
 
-from rnnkit.cli.lm import load_run
+from rnnkit.tasks.lm import load_language_model
 from rnnkit.serve import Limits, create_app, open_runs
 
 BASE = "http://127.0.0.1:8000"
@@ -25,7 +25,7 @@ def client(runs):
 
 @pytest.fixture(scope="module")
 def model(lm_run):
-    model, vocab, _ = load_run(str(lm_run), torch.device("cpu"))
+    model, vocab, _ = load_language_model(lm_run)
     return model, vocab
 
 

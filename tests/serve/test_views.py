@@ -6,7 +6,6 @@ import pytest
 import torch
 from starlette.testclient import TestClient
 
-from rnnkit.cli.errors import CommandError
 from rnnkit.cli.main import main
 from rnnkit.serve import create_app, open_runs
 
@@ -115,12 +114,12 @@ def test_memory_run_shows_its_lag_curves_against_an_untrained_model(tmp_path):
 def test_directories_that_are_not_runs_are_refused_by_name(tmp_path):
     from rnnkit.train.checkpoint import save_checkpoint
 
-    with pytest.raises(CommandError, match=r"RUN_DIR: .*nowhere is not a directory"):
+    with pytest.raises(ValueError, match=r"RUN_DIR: .*nowhere is not a directory"):
         open_runs([str(tmp_path / "nowhere")], "cpu")
-    with pytest.raises(CommandError, match=r"RUN_DIR: .*empty is not a run: no readable checkpoints/ckpt-NNNNNN/state"):
+    with pytest.raises(ValueError, match=r"RUN_DIR: .*empty is not a run: no readable checkpoints/ckpt-NNNNNN/state"):
         (tmp_path / "empty").mkdir()
         open_runs([str(tmp_path / "empty")], "cpu")
     save_checkpoint(tmp_path / "series", torch.nn.Linear(2, 1), metadata={"task": "forecaster"})
-    with pytest.raises(CommandError, match=r"holds a 'forecaster' run; the lab shows lm, seq2seq, tagger, classifier, "
+    with pytest.raises(ValueError, match=r"holds a 'forecaster' run; the lab shows lm, seq2seq, tagger, classifier, "
                                            r"adding, copy, digits, pdigits runs"):
         open_runs([str(tmp_path / "series")], "cpu")

@@ -13,8 +13,7 @@ from pathlib import Path
 
 from .errors import CommandError
 from .flags import add, add_run_flags, add_training_flags
-from .lm import (add_model_flags, build_vocabulary, corpus_description, fit_language_model, generate, model_config,
-                 split, stream)
+from .lm import add_model_flags, build_vocabulary, fit_language_model, generate, model_config, stream
 
 DEMO_DIR = "runs/demo"
 PRETRAINED = Path(__file__).resolve().parents[1] / "tasks" / "pretrained" / "poems"
@@ -40,6 +39,7 @@ def register(commands) -> None:
 
 
 def run_demo(args: argparse.Namespace) -> int:
+    from ..data import corpus_description, split_corpus
     from .task import Run, resolve_device
 
     started = time.perf_counter()
@@ -48,7 +48,7 @@ def run_demo(args: argparse.Namespace) -> int:
         args.overwrite = True
     print(f"rnnkit demo: a character-level LSTM learns Tang poetry for {args.minutes:g} minutes on this machine.")
     corpus = corpus_description(CORPUS, "utf-8", VAL_FRACTION, args.seed)
-    train_text, val_text = split(corpus)
+    train_text, val_text = split_corpus(corpus)
     vocab = build_vocabulary(train_text + val_text, "char", MAX_VOCAB)
     config = model_config(args, len(vocab))
     print(f"corpus: {len(train_text):,} training characters, the {len(vocab):,} most frequent kept; model: "

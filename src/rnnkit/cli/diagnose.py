@@ -103,10 +103,11 @@ def _trained(args: argparse.Namespace):
 
 def _trained_lm(args: argparse.Namespace, checkpoint):
     """A language-model run: the first ``--batch-size`` windows of ``--length`` tokens of its validation split."""
+    from ..data import split_corpus
     from ..data.streams import Batch
     from ..tasks import LanguageModel
+    from ..tasks.lm import checkpoint_vocabulary
     from .errors import CommandError
-    from .lm import split, vocabulary
 
     if args.lag is not None:
         raise CommandError("--lag: a language-model run is measured on windows of --seq-len tokens")
@@ -117,7 +118,7 @@ def _trained_lm(args: argparse.Namespace, checkpoint):
         raise CommandError(f"{args.run_dir}: the run does not record its corpus")
     model = LanguageModel.from_checkpoint(checkpoint)
     corpus = checkpoint.metadata["corpus"]
-    ids = vocabulary(checkpoint).encode(split(corpus)[1])                    # (N,)
+    ids = checkpoint_vocabulary(checkpoint).encode(split_corpus(corpus)[1])                    # (N,)
     rows = min(args.batch_size, (ids.numel() - 1) // length)
     if rows < 1:
         raise CommandError(f"--seq-len: the validation split of {corpus['name']} holds {ids.numel()} tokens, "

@@ -47,14 +47,16 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace, run) -> dict:
+    from ..data import corpus_description, split_corpus
     from ..tasks import perplexity_metrics
 
     corpus = corpus_description(args.corpus, args.encoding, args.val_fraction, args.seed)
-    train_text, val_text = split(corpus)
+    train_text, val_text = split_corpus(corpus)
     if args.resume:
+        from ..tasks.lm import checkpoint_vocabulary
         from ..train import load_checkpoint
 
-        vocab = vocabulary(load_checkpoint(run.path))          # the run's own, even if the corpus changed
+        vocab = checkpoint_vocabulary(load_checkpoint(run.path))          # the run's own, even if the corpus changed
         print(f"resuming {args.run_dir}: vocabulary of {len(vocab)} {vocab.level}s from the checkpoint")
     else:
         vocab = build_vocabulary(train_text + val_text, args.level, args.max_vocab)
@@ -117,7 +119,7 @@ def run_generate(args: argparse.Namespace) -> int:
 
 
 def run_evaluate(args: argparse.Namespace) -> int:
-    from ..data import read_text
+    from ..data import read_text, split_corpus
     from ..tasks import perplexity_metrics
     from .task import resolve_device
 
@@ -128,7 +130,7 @@ def run_evaluate(args: argparse.Namespace) -> int:
     else:
         if "corpus" not in metadata:
             raise CommandError(f"{args.run_dir}: the run does not record its corpus; pass --text FILE")
-        text, source = split(metadata["corpus"])[1], f"the validation split of {metadata['corpus']['name']}"
+        text, source = split_corpus(metadata["corpus"])[1], f"the validation split of {metadata['corpus']['name']}"
     nats, tokens, unknown = validation_nats(model, vocab, text, args.batch_size, args.seq_len, source)
     metrics, unit = perplexity_metrics(nats), vocab.level
     print(f"{source}: {tokens:,} {unit}s ({unknown:,} outside the vocabulary, scored as <unk>)")
@@ -137,34 +139,10 @@ def run_evaluate(args: argparse.Namespace) -> int:
 
 
 # ---------------------------------------------------------------------------------------------- shared pieces
-def corpus_description(name: str, encoding: str, val_fraction: float, seed: int) -> dict:
-    """What identifies a run's data: recorded in the checkpoint so evaluate / resume rebuild the split."""
-    from ..data import CORPORA
-
-    resolved = name if name in CORPORA else str(Path(name).resolve())
-    return {"name": resolved, "encoding": encoding, "val_fraction": val_fraction, "seed": seed}
-
-
-def split(corpus: dict) -> tuple[str, str]:
-    """``(train text, validation text)`` of a :func:`corpus_description`."""
-    from ..data import load_corpus
-
-    return load_corpus(corpus["name"], corpus["encoding"]).split(corpus["val_fraction"], corpus["seed"])
-
-
 def build_vocabulary(text: str, level: str, max_size: int | None):
     from ..data import Vocabulary
 
     return Vocabulary.build(text, level, max_size=max_size)
-
-
-def vocabulary(checkpoint):
-    """The vocabulary a language-model checkpoint was trained with."""
-    from ..data import Vocabulary
-
-    if checkpoint.metadata.get("task") != "lm" or "vocabulary" not in checkpoint.metadata:
-        raise CommandError(f"{checkpoint.path}: not a language-model run (no vocabulary in its metadata)")
-    return Vocabulary.from_dict(checkpoint.metadata["vocabulary"])
 
 
 def model_config(args: argparse.Namespace, vocab_size: int):
@@ -228,17 +206,14 @@ def validation_nats(model, vocab, text: str, batch_size: int, seq_len: int, sour
 
 
 def load_run(run_dir: str, device):
-    """``(model, vocabulary, checkpoint)`` of a language-model run directory (or checkpoint directory): its
-    newest checkpoint that verifies and fits, an older one if the newest is damaged."""
-    from ..tasks.lm import VOCABULARIES, LanguageModel, LanguageModelConfig
-    from ..train.restore import restore_model
+    """``(model, vocabulary, checkpoint)`` of a language-model run directory (or checkpoint directory):
+    :func:`rnnkit.tasks.lm.load_language_model`."""
+    from ..tasks.lm import load_language_model
 
     if not Path(run_dir).is_dir():
         raise CommandError(f"RUN_DIR: expected the directory of a language-model run, got {run_dir!r} "
                            "(no such directory)")
-    model, checkpoint = restore_model(run_dir, LanguageModel, LanguageModelConfig, vocabularies=VOCABULARIES,
-                                      device=device)
-    return model, vocabulary(checkpoint), checkpoint
+    return load_language_model(run_dir, device)
 
 
 def generate(model, vocab, prime: str, length: int, **options):

@@ -21,7 +21,6 @@ from typing import Any, Callable
 from .errors import CommandError
 from .flags import add_run_flags, add_training_flags, train_config
 
-BEST = "best"
 SCORES = "test_scores.json"
 
 
@@ -209,6 +208,7 @@ def _keep_best(run: Run):
     """A callback that saves the model at each validation that lowers the dev loss into ``RUN_DIR/best``
     (while fitting), and whose ``restore(trainer)`` loads those weights at the end."""
     from ..train import Callback, load_checkpoint, save_checkpoint
+    from ..train.restore import BEST
 
     class KeepBest(Callback):
         def __init__(self):
@@ -239,25 +239,10 @@ def _keep_best(run: Run):
 
 
 def task_checkpoint(run_dir: str, task: str) -> Path:
-    """Where to load the model of ``task`` from: ``RUN_DIR/best`` if training kept one, else the run
-    directory (the loader then takes its newest checkpoint that verifies, falling back to an older
-    one). The newest readable ``state.json`` there must name ``task``."""
-    from ..train.checkpoint import CHECKPOINTS
-    from ..train.integrity import read_state
+    """:func:`rnnkit.train.restore.task_checkpoint` (imported when called: the CLI starts without torch)."""
+    from ..train.restore import task_checkpoint as model_source_of
 
-    path = Path(run_dir)
-    if not path.is_dir():
-        raise CommandError(f"RUN_DIR: expected the directory of a training run, got {run_dir!r} (no such directory)")
-    source = path / BEST if (path / BEST).is_dir() else path
-    for candidate in sorted((source / CHECKPOINTS).glob("ckpt-*"), reverse=True):
-        try:
-            found = read_state(candidate / "state.json").get("metadata", {}).get("task")
-        except ValueError:
-            continue
-        if found != task:
-            raise CommandError(f"RUN_DIR: {run_dir} holds a {found!r} model, expected a {task}")
-        break
-    return source
+    return model_source_of(run_dir, task)
 
 
 def input_lines(texts: list[str]) -> list[str]:

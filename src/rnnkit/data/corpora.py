@@ -176,3 +176,16 @@ def load_corpus(name: str, encoding: str = "utf-8") -> Corpus:
         raise ValueError(f"corpus: expected one of {', '.join(CORPORA)} or a text file, got {name!r} "
                          "(no such file)")
     return text_file(name, encoding)
+
+
+def corpus_description(name: str, encoding: str, val_fraction: float, seed: int) -> dict:
+    """What identifies a run's data, as a checkpoint records it (so evaluate / resume / the lab rebuild the
+    split): a packaged corpus by name, a text file by its absolute path."""
+    resolved = name if name in CORPORA else str(Path(name).resolve())
+    return {"name": resolved, "encoding": encoding, "val_fraction": val_fraction, "seed": seed}
+
+
+def split_corpus(description: dict) -> tuple[str, str]:
+    """``(train text, validation text)`` of a :func:`corpus_description`."""
+    corpus = load_corpus(description["name"], description["encoding"])
+    return corpus.split(description["val_fraction"], description["seed"])

@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Sequence
 
-from ..cli.errors import CommandError
 from .views import View, shown_tasks, view_for
 
 
@@ -34,26 +33,19 @@ class LabRun:
 
 
 def run_task(path: Path) -> str:
-    """The task recorded in the newest readable ``state.json`` of a run directory (of its ``best/`` model
-    when training kept one), or of a checkpoint directory; CommandError when it is not a run."""
+    """The task of a run directory or checkpoint directory (:func:`rnnkit.train.restore.recorded_task`);
+    ValueError when it is not a run."""
     from ..train.checkpoint import CHECKPOINTS
-    from ..train.integrity import read_state
+    from ..train.restore import recorded_task
 
     if not path.is_dir():
-        raise CommandError(f"RUN_DIR: {path} is not a directory (expected a run directory of `rnnkit demo`, "
-                           "`rnnkit train ...` or `rnnkit memory --run-dir`)")
-    source = path / "best" if (path / "best").is_dir() else path
-    candidates = [source] if (source / "state.json").is_file() else \
-        sorted((source / CHECKPOINTS).glob("ckpt-*"), reverse=True)
-    for candidate in candidates:
-        try:
-            task = read_state(candidate / "state.json").get("metadata", {}).get("task")
-        except (OSError, ValueError):
-            continue
-        if isinstance(task, str):
-            return task
-    raise CommandError(f"RUN_DIR: {path} is not a run: no readable {CHECKPOINTS}/ckpt-NNNNNN/state.json naming a task "
-                       "(make one with `rnnkit demo`, `rnnkit train TASK` or `rnnkit memory --run-dir`)")
+        raise ValueError(f"RUN_DIR: {path} is not a directory (expected a run directory of `rnnkit demo`, "
+                         "`rnnkit train ...` or `rnnkit memory --run-dir`)")
+    task = recorded_task(path)
+    if task is None:
+        raise ValueError(f"RUN_DIR: {path} is not a run: no readable {CHECKPOINTS}/ckpt-NNNNNN/state.json naming a "
+                         "task (make one with `rnnkit demo`, `rnnkit train TASK` or `rnnkit memory --run-dir`)")
+    return task
 
 
 def open_runs(paths: Sequence[str], device) -> list[LabRun]:
@@ -65,7 +57,7 @@ def open_runs(paths: Sequence[str], device) -> list[LabRun]:
         task = run_task(path)
         view = view_for(task)
         if view is None:
-            raise CommandError(f"RUN_DIR: {path} holds a {task!r} run; the lab shows {', '.join(shown_tasks())} runs")
+            raise ValueError(f"RUN_DIR: {path} holds a {task!r} run; the lab shows {', '.join(shown_tasks())} runs")
         found.append((path, task, view))
     runs, taken = [], set()
     for path, task, view in found:

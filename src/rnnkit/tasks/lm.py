@@ -22,6 +22,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.vocab import Vocabulary
 from ..nn import LossOutput
 from ..recurrent import GRU, LSTM, SimpleRNN
 
@@ -188,6 +189,24 @@ class LanguageModel(nn.Module):
 
         model, _ = restore_model(checkpoint, cls, LanguageModelConfig, vocabularies=VOCABULARIES, device=device)
         return model
+
+
+def checkpoint_vocabulary(checkpoint: Any) -> Vocabulary:
+    """The vocabulary a language-model checkpoint was trained with; ValueError for another task's."""
+    if checkpoint.metadata.get("task") != "lm" or "vocabulary" not in checkpoint.metadata:
+        raise ValueError(f"{checkpoint.path}: not a language-model run (no vocabulary in its metadata)")
+    return Vocabulary.from_dict(checkpoint.metadata["vocabulary"])
+
+
+def load_language_model(source: Any, device: str | torch.device = "cpu") -> tuple[LanguageModel, Vocabulary, Any]:
+    """``(model in eval mode, vocabulary, checkpoint)`` of a language-model run directory, checkpoint
+    directory or loaded checkpoint: the newest checkpoint that verifies and fits, an older one if the
+    newest is damaged (:func:`rnnkit.train.restore.restore_model`)."""
+    from ..train.restore import restore_model
+
+    model, checkpoint = restore_model(source, LanguageModel, LanguageModelConfig, vocabularies=VOCABULARIES,
+                                      device=device)
+    return model, checkpoint_vocabulary(checkpoint), checkpoint
 
 
 def perplexity_metrics(nats: float) -> dict[str, float]:

@@ -15,11 +15,52 @@ import torch
 from torch import nn
 
 from ..data.vocab import Vocabulary
-from .checkpoint import Checkpoint, load_checkpoint
+from .checkpoint import CHECKPOINTS, Checkpoint, load_checkpoint
 from .compare import check_shapes
+from .integrity import read_state
+
+BEST = "best"       # RUN_DIR/best: the model of the lowest dev loss, when training kept one
 
 # The vocabularies of a TokenEncoder saved as the metadata entry "encoder" (tagger, classifier).
 ENCODER_VOCABULARIES = {"encoder.vocab": "vocab_size", "encoder.bigram_vocab": "bigram_vocab_size"}
+
+
+def model_source(run_dir: str | Path) -> Path:
+    """Where a run's model loads from: ``RUN_DIR/best`` if training kept one, else the run directory (whose
+    newest checkpoint that verifies is then taken, an older one if it is damaged)."""
+    path = Path(run_dir)
+    return path / BEST if (path / BEST).is_dir() else path
+
+
+def recorded_task(path: str | Path) -> str | None:
+    """The task named in the newest readable ``state.json`` of a run directory (of its ``best/`` model when
+    there is one) or of a checkpoint directory; None when no readable one names a task."""
+    source = model_source(path)
+    candidates = [source] if (source / "state.json").is_file() else \
+        sorted((source / CHECKPOINTS).glob("ckpt-*"), reverse=True)
+    for candidate in candidates:
+        try:
+            task = read_state(candidate / "state.json").get("metadata", {}).get("task")
+        except (OSError, ValueError):
+            continue
+        if isinstance(task, str):
+            return task
+    return None
+
+
+def task_checkpoint(run_dir: str | Path, task: str) -> Path:
+    """:func:`model_source` of a run directory whose checkpoints hold a ``task`` model.
+
+    Raises:
+        ValueError: ``run_dir`` is not a directory, or its newest readable checkpoint names another task.
+    """
+    if not Path(run_dir).is_dir():
+        raise ValueError(f"RUN_DIR: expected the directory of a training run, got {str(run_dir)!r} "
+                         "(no such directory)")
+    found = recorded_task(run_dir)
+    if found is not None and found != task:
+        raise ValueError(f"RUN_DIR: {run_dir} holds a {found!r} model, expected a {task}")
+    return model_source(run_dir)
 
 
 def restore_model(source: str | Path | Checkpoint, model_class: type[nn.Module], config_class: type, *,

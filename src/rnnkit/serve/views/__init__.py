@@ -32,7 +32,7 @@ class View:
         title: what the page calls such a run ("language model").
         tasks: the checkpoint ``metadata["task"]`` values of the runs it shows.
         load: ``load(run_dir: Path, device) -> model``: the run's model and what goes with it, loaded once;
-            raises ``CommandError`` / ``ValueError`` with a message that names the run directory.
+            raises ``ValueError`` with a message that names the run directory.
         describe: ``describe(model) -> dict``: what the page needs to set itself up (JSON-ready).
         actions: ``{name: action(model, body, limits) -> dict}``, answered as JSON to
             ``POST /api/runs/RUN/name``; a ``ValueError`` becomes a 400 answer with its message.

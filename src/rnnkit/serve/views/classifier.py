@@ -19,11 +19,11 @@ class ClassifierRun:
 
 
 def load(path: Path, device) -> ClassifierRun:
-    from ...cli.task import task_checkpoint
+    from ...train.restore import task_checkpoint
     from ...data.sequences import TokenEncoder
     from ...tasks.classifier import Classifier
 
-    model, metadata = Classifier.from_checkpoint(task_checkpoint(str(path), "classifier"), device=device)
+    model, metadata = Classifier.from_checkpoint(task_checkpoint(path, "classifier"), device=device)
     return ClassifierRun(model, TokenEncoder.from_dict(metadata["encoder"]), metadata.get("max_len"))
 
 

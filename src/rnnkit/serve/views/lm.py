@@ -31,10 +31,10 @@ class LanguageModelRun:
 
 
 def load(path: Path, device) -> LanguageModelRun:
-    from ...cli.lm import load_run
+    from ...tasks.lm import load_language_model
     from ...tasks.lm_trace import LanguageModelTracer
 
-    model, vocab, checkpoint = load_run(str(path), device)
+    model, vocab, checkpoint = load_language_model(path, device)
     return LanguageModelRun(LanguageModelTracer(model, vocab), checkpoint.metadata.get("corpus"), checkpoint.step)
 
 
@@ -104,13 +104,13 @@ def units(run: LanguageModelRun, body: dict, limits: Limits) -> dict:
 
 def _rank(run: LanguageModelRun) -> None:
     """Ranks every layer's and gate's units on the run's validation text, once."""
-    from ...cli.lm import split
+    from ...data import split_corpus
 
     if run.corpus is None:
         run.ranking_error = "the run does not record its corpus, so there is no validation text to rank units on"
         return
     try:
-        text = split(run.corpus)[1][:UNIT_TEXT_CHARACTERS]
+        text = split_corpus(run.corpus)[1][:UNIT_TEXT_CHARACTERS]
     except (OSError, ValueError, ImportError) as err:
         run.ranking_error = f"the validation text of {run.corpus['name']} cannot be read ({err})"
         return

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ...cli.memory import MEMORY_TASKS
+from ...data.synthetic import TASKS as MEMORY_TASKS
 from ..limits import Limits
 from . import View, significant
 

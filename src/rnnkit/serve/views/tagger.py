@@ -18,11 +18,11 @@ class TaggerRun:
 
 
 def load(path: Path, device) -> TaggerRun:
-    from ...cli.task import task_checkpoint
+    from ...train.restore import task_checkpoint
     from ...data.sequences import TokenEncoder
     from ...tasks.tagger import Tagger
 
-    model, metadata = Tagger.from_checkpoint(task_checkpoint(str(path), "tagger"), device=device)
+    model, metadata = Tagger.from_checkpoint(task_checkpoint(path, "tagger"), device=device)
     return TaggerRun(model, TokenEncoder.from_dict(metadata["encoder"]))
 
 

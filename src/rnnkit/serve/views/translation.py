@@ -12,10 +12,10 @@ MAX_BEAM = 8
 
 
 def load(path: Path, device):
-    from ...cli.task import task_checkpoint
+    from ...train.restore import task_checkpoint
     from ...tasks.translation import Translator
 
-    return Translator.from_checkpoint(task_checkpoint(str(path), "seq2seq"), device=device)
+    return Translator.from_checkpoint(task_checkpoint(path, "seq2seq"), device=device)
 
 
 def describe(translator) -> dict:
