@@ -45,10 +45,12 @@ def kernel_spec(cell: TreeCell) -> tuple | None:
 def run_tree_kernel(spec: tuple, x_proj: torch.Tensor, weight_hh: torch.Tensor,
                     levels: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> Any:
     """Every node's state: ``h (N, H)`` or ``LSTMState(h, c)``, from ``x_proj (N, G*H)`` and the levels
-    ``(nodes (P,), children (P, K))`` (child slots padded with N to the arity for recursive / nary)."""
+    ``(nodes (P,), children (P, K))`` (child slots padded with N to the arity for recursive / nary; a level
+    without children, the leaves, stays ``K = 0`` and skips the recurrent product of zero states)."""
     kind, arity, _ = spec
     if kind != "child-sum":
-        levels = [(nodes, _pad_slots(children, arity, x_proj.shape[0])) for nodes, children in levels]
+        levels = [(nodes, _pad_slots(children, arity, x_proj.shape[0]) if children.shape[1] else children)
+                  for nodes, children in levels]
     out = _TreeLevels.apply(spec, tuple(levels), x_proj, weight_hh)
     return out[0] if kind == "recursive" else LSTMState(*out)
 
@@ -72,7 +74,7 @@ class _TreeLevels(torch.autograd.Function):
         for nodes, children in levels:
             xp = x_proj[nodes]                                                  # (P, G*H)
             if kind == "recursive":
-                z = torch.addmm(xp, h[children].flatten(1), weight_hh.t())      # (P, H)
+                z = torch.addmm(xp, h[children].flatten(1), weight_hh.t()) if children.shape[1] else xp  # (P, H)
                 state = KERNEL_ACTIVATIONS[activation].into(z, z)
                 saved.append(state)
             else:
@@ -104,10 +106,12 @@ class _TreeLevels(torch.autograd.Function):
         for (nodes, children), saved in zip(reversed(ctx.levels), reversed(ctx.gates)):
             if kind == "recursive":
                 dz = dh[nodes] * KERNEL_ACTIVATIONS[activation].derivative(saved)   # dz = dh f'(z)
+                d_xproj[nodes] = dz
+                if not children.shape[1]:                                            # leaves: no W_hh term
+                    continue
                 slots = h[children].flatten(1)                                       # S (P, N*H)
                 d_weight.addmm_(dz.t(), slots)                                       # dW_hh += dz^T S
                 dh.index_add_(0, children.flatten(), (dz @ weight_hh).view(-1, H))  # dh_k += (dz W_hh)_k
-                d_xproj[nodes] = dz
             else:
                 _lstm_level_backward(kind, saved, nodes, children, h, c, dh, dc, weight_hh, d_weight, d_xproj)
         return None, None, d_xproj, d_weight
@@ -120,7 +124,10 @@ def _lstm_level(kind: str, xp: torch.Tensor, h: torch.Tensor, c: torch.Tensor, c
     H = h.shape[1]
     x_i, x_f, x_g, x_o = xp.chunk(4, dim=1)
     h_k, c_k = h[children], c[children]                                          # (P, K, H)
-    if kind == "nary":
+    if K == 0:                                                                   # leaves: x_proj alone
+        r_i = r_g = r_o = 0.0
+        r_f = xp.new_zeros(P, 0, H)
+    elif kind == "nary":
         r = h_k.flatten(1) @ weight_hh.t()                                       # (P, (3+K)H)
         r_i, r_f, r_g, r_o = r.split([H, K * H, H, H], dim=1)
         r_f = r_f.view(P, K, H)
@@ -132,6 +139,10 @@ def _lstm_level(kind: str, xp: torch.Tensor, h: torch.Tensor, c: torch.Tensor, c
     return (i, f, g, o), i * g + (f * c_k).sum(1)
 
 
+_sigmoid_grad = torch.ops.aten.sigmoid_backward    # (g, y) -> g y (1 - y), one fused elementwise pass
+_tanh_grad = torch.ops.aten.tanh_backward          # (g, y) -> g (1 - y²)
+
+
 def _lstm_level_backward(kind, gates, nodes, children, h, c, dh, dc, weight_hh, d_weight, d_xproj) -> None:
     """One level's backward (module docstring): writes dL/dx_proj of its nodes, adds into dW_hh and
     into the children's rows of ``dh`` / ``dc``."""
@@ -140,14 +151,16 @@ def _lstm_level_backward(kind, gates, nodes, children, h, c, dh, dc, weight_hh, 
     H = h.shape[1]
     tc = torch.tanh(c[nodes])
     dh_j = dh[nodes]
-    dc_j = dc[nodes] + dh_j * o * (1 - tc * tc)                                  # dc += dh o tanh'(c)
-    da_i = dc_j * g * i * (1 - i)                                                # dc g σ'(a_i)
-    da_g = dc_j * i * (1 - g * g)                                                # dc i tanh'(a_g)
-    da_o = dh_j * tc * o * (1 - o)                                               # dh tanh(c) σ'(a_o)
+    dc_j = dc[nodes] + _tanh_grad(dh_j * o, tc)                                  # dc += dh o tanh'(c)
+    da_i = _sigmoid_grad(dc_j * g, i)                                            # dc g σ'(a_i)
+    da_g = _tanh_grad(dc_j * i, g)                                               # dc i tanh'(a_g)
+    da_o = _sigmoid_grad(dh_j * tc, o)                                           # dh tanh(c) σ'(a_o)
     c_k, h_k = c[children], h[children]                                          # (P, K, H)
-    da_f = dc_j[:, None] * c_k * f * (1 - f)                                     # dc c_k σ'(a_fk)
+    da_f = _sigmoid_grad(dc_j[:, None] * c_k, f)                                 # dc c_k σ'(a_fk)
     d_xproj[nodes] = torch.cat([da_i, da_f.sum(1), da_g, da_o], dim=1)
     flat = children.flatten()
+    if K == 0:                                                                   # leaves: no children, no W_hh
+        return
     dc.index_add_(0, flat, (dc_j[:, None] * f).view(-1, H))                      # dc_k += dc f_k
     if kind == "nary":
         dA = torch.cat([da_i, da_f.flatten(1), da_g, da_o], dim=1)               # (P, (3+K)H)
