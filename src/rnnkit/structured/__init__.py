@@ -6,7 +6,7 @@ Trees (:class:`Tree`: parent arrays, PTB bracket strings) run through a tree cel
 (:func:`tree_forward_per_node`). Graphs (:class:`Graph`, batched by :class:`GraphBatch`) run through
 :class:`GGNNPropagation` (typed messages, GRU update) with a :class:`NodeSelection` or
 :class:`GraphLevelOutput` head, or the sequence-output :class:`GGSNN`. The equations are in each
-module's docstring and in ``docs/structures.md``.
+module's docstring and in ``docs/trees-and-graphs.md``.
 """
 from .ggnn import GGNNPropagation, GGSNN
 from .graphs import Graph, GraphBatch
