@@ -85,13 +85,12 @@ def register(commands, train_commands) -> None:
 def run_label_tree(args: argparse.Namespace) -> int:
     from ..data.vocab import Vocabulary
     from ..tasks.treesent import TreeSentiment, label_trees, parse_input
+    from .errors import CommandError
     from .task import resolve_device
 
     model, metadata = TreeSentiment.from_checkpoint(task_checkpoint(args.run_dir, "treesent"),
                                                     device=resolve_device(args.device))
     vocabulary = Vocabulary.from_dict(metadata["vocabulary"])
-    from .errors import CommandError
-
     lines = input_lines(args.texts)
     trees = {}
     for i, line in enumerate(lines):
