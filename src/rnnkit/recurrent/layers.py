@@ -17,6 +17,7 @@ from torch import nn
 from .. import _checks, kernels
 from ..cells import GRUCell, LSTMCell, SimpleRNNCell
 from ..cells.base import RecurrentCell, conform_state, map_state
+from . import regularization
 from .loop import run_direction
 
 _CELL_KEY = re.compile(r"^cells\.(\d+)\.(\w+)$")
@@ -34,6 +35,10 @@ class RecurrentLayer(nn.Module):
         dropout: dropout on the outputs of every layer but the last (training only), as torch.nn.
         recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence and cell.
         zoneout: zoneout rate on the state (training: random; evaluation: the expectation).
+        weight_drop: DropConnect rate on every cell's ``weight_hh`` in training: one Bernoulli mask per
+            cell and call, survivors scaled by ``1/(1-p)`` (``F.dropout`` on the weight, as AWD-LSTM);
+            evaluation uses ``weight_hh`` itself. It changes the weights, not the step: the path stays
+            the same (fused for the standard configuration); see ``recurrent.regularization``.
         device, dtype: the parameters' (``torch.nn``'s factory arguments; ``device="meta"`` allocates nothing).
         **cell_options: passed to every cell (``bias``, and the cell's variant options).
 
@@ -53,7 +58,7 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = True, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, *, device=None, dtype=None, **cell_options: Any):
+                 zoneout: float = 0.0, weight_drop: float = 0.0, *, device=None, dtype=None, **cell_options: Any):
         super().__init__()
         self.input_size = _checks.check_size(input_size, "input_size")
         self.hidden_size = _checks.check_size(hidden_size, "hidden_size")
@@ -64,6 +69,7 @@ class RecurrentLayer(nn.Module):
         self.dropout = _checks.check_probability(dropout, "dropout")
         self.recurrent_dropout = _checks.check_probability(recurrent_dropout, "recurrent_dropout")
         self.zoneout = _checks.check_probability(zoneout, "zoneout")
+        self.weight_drop = _checks.check_probability(weight_drop, "weight_drop")
         self.cell_options = dict(cell_options)
         cells = []
         for layer in range(self.num_layers):
@@ -109,12 +115,13 @@ class RecurrentLayer(nn.Module):
             state = conform_state(state, self.cells[0].state_size, (len(self.cells), batch), "state",
                                   self.cells[0].weight_ih)
         path = self._path(lengths is not None, _checks.symbolic(x)).kind
-        if path == kernels.FUSED:
-            outputs, final_state = kernels.run_fused(self.cells, x, state, lengths, num_layers=self.num_layers,
-                                                     bidirectional=self.bidirectional, dropout=self.dropout,
-                                                     training=self.training)        # (B, T, D*R)
-        else:
-            outputs, final_state = self._run_cells(x, self._split_state(state, batch, x), lengths, path)
+        with regularization.dropped_recurrent_weights(self.cells, self.weight_drop if self.training else 0.0):
+            if path == kernels.FUSED:
+                outputs, final_state = kernels.run_fused(self.cells, x, state, lengths, num_layers=self.num_layers,
+                                                         bidirectional=self.bidirectional, dropout=self.dropout,
+                                                         training=self.training)    # (B, T, D*R)
+            else:
+                outputs, final_state = self._run_cells(x, self._split_state(state, batch, x), lengths, path)
         return (outputs if self.batch_first else outputs.transpose(0, 1)), final_state
 
     def _run_cells(self, x: torch.Tensor, states: list[Any], lengths: torch.Tensor | None,
@@ -160,7 +167,7 @@ class RecurrentLayer(nn.Module):
     def extra_repr(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}"]
         for key, default in (("num_layers", 1), ("bidirectional", False), ("batch_first", True),
-                             ("dropout", 0.0), ("recurrent_dropout", 0.0), ("zoneout", 0.0)):
+                             ("dropout", 0.0), ("recurrent_dropout", 0.0), ("zoneout", 0.0), ("weight_drop", 0.0)):
             if getattr(self, key) != default:
                 options.append(f"{key}={getattr(self, key)!r}")
         options += [f"{k}={v!r}" for k, v in self.cell_options.items()]

@@ -1,9 +1,13 @@
-"""Regularisers that live on the time axis: variational recurrent dropout and zoneout."""
+"""Regularisers that live on the time axis: variational recurrent dropout, zoneout, and DropConnect
+on the recurrent weights."""
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator, Sequence
 
 import torch
+import torch.nn.functional as F
+from torch import nn
 
 from ..cells.base import map_state
 
@@ -29,3 +33,26 @@ def zoneout(state_prev: Any, state_new: Any, p: float, training: bool) -> Any:
         d = torch.empty_like(new).bernoulli_(p) if training else p
         return torch.lerp(new, old, d)                                 # new + d * (old - new)
     return map_state(blend, state_prev, state_new)
+
+
+@contextlib.contextmanager
+def dropped_recurrent_weights(cells: Sequence[nn.Module], p: float) -> Iterator[None]:
+    """DropConnect on ``weight_hh`` (Wan et al. 2013; AWD-LSTM's ``WeightDrop``) within the block.
+
+    Each cell's ``weight_hh`` reads as ``W~ = M * W / (1 - p)``, ``M ~ Bernoulli(1 - p)`` elementwise
+    (``F.dropout`` on the weight: the inverted convention, so ``E[W~] = W`` and evaluation uses ``W``).
+    One mask per cell, drawn on entry in cell order, so every step of the call, and every path (torch's
+    fused op, a BPTT kernel, the loop), sees the same matrix. The parameter stays registered as it is
+    (``state_dict``, ``parameters()`` and the optimizer see ``W``); gradients flow through the mask to it:
+    ``dL/dW = M / (1 - p) * dL/dW~``. ``p = 0`` changes nothing.
+    """
+    if not p:
+        yield
+        return
+    for cell in cells:                     # the instance attribute shadows the registered parameter
+        vars(cell)["weight_hh"] = F.dropout(cell.get_parameter("weight_hh"), p, training=True)   # (G*H, R)
+    try:
+        yield
+    finally:
+        for cell in cells:
+            vars(cell).pop("weight_hh", None)
