@@ -33,6 +33,8 @@ class RecurrentLayer(nn.Module):
         bidirectional: D = 2 directions; the backward one reads each row's valid steps reversed.
         batch_first: ``x (B, T, I)`` if True, else ``(T, B, I)``.
         dropout: dropout on the outputs of every layer but the last (training only), as torch.nn.
+        locked_dropout: that dropout draws one mask per sequence, ``(B, 1, D*R)`` the same at every step
+            (``recurrent.regularization.locked_dropout``), instead of one per element.
         recurrent_dropout: variational dropout on ``h_{t-1}``, one mask per sequence and cell.
         zoneout: zoneout rate on the state (training: random; evaluation: the expectation).
         weight_drop: DropConnect rate on every cell's ``weight_hh`` in training: one Bernoulli mask per
@@ -58,7 +60,8 @@ class RecurrentLayer(nn.Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, bidirectional: bool = False,
                  batch_first: bool = True, dropout: float = 0.0, recurrent_dropout: float = 0.0,
-                 zoneout: float = 0.0, weight_drop: float = 0.0, *, device=None, dtype=None, **cell_options: Any):
+                 zoneout: float = 0.0, weight_drop: float = 0.0, locked_dropout: bool = False, *, device=None,
+                 dtype=None, **cell_options: Any):
         super().__init__()
         self.input_size = _checks.check_size(input_size, "input_size")
         self.hidden_size = _checks.check_size(hidden_size, "hidden_size")
@@ -70,6 +73,7 @@ class RecurrentLayer(nn.Module):
         self.recurrent_dropout = _checks.check_probability(recurrent_dropout, "recurrent_dropout")
         self.zoneout = _checks.check_probability(zoneout, "zoneout")
         self.weight_drop = _checks.check_probability(weight_drop, "weight_drop")
+        self.locked_dropout = _checks.check_flag(locked_dropout, "locked_dropout")
         self.cell_options = dict(cell_options)
         cells = []
         for layer in range(self.num_layers):
@@ -116,7 +120,7 @@ class RecurrentLayer(nn.Module):
                                   self.cells[0].weight_ih)
         path = self._path(lengths is not None, _checks.symbolic(x)).kind
         with regularization.dropped_recurrent_weights(self.cells, self.weight_drop if self.training else 0.0):
-            if path == kernels.FUSED:
+            if path == kernels.FUSED and not (self.locked_dropout and self.dropout):
                 outputs, final_state = kernels.run_fused(self.cells, x, state, lengths, num_layers=self.num_layers,
                                                          bidirectional=self.bidirectional, dropout=self.dropout,
                                                          training=self.training)    # (B, T, D*R)
@@ -126,12 +130,13 @@ class RecurrentLayer(nn.Module):
 
     def _run_cells(self, x: torch.Tensor, states: list[Any], lengths: torch.Tensor | None,
                    path: str) -> tuple[torch.Tensor, Any]:
-        """Layer by layer, direction by direction, each cell through ``path`` (BPTT kernel or loop)."""
+        """Layer by layer, direction by direction, each cell through ``path`` (fused op, BPTT kernel or loop)."""
         finals = []
         layer_input = x
+        drop = regularization.locked_dropout if self.locked_dropout else F.dropout
         for layer in range(self.num_layers):
             if layer > 0 and self.dropout:
-                layer_input = F.dropout(layer_input, self.dropout, self.training)
+                layer_input = drop(layer_input, self.dropout, self.training)
             outputs = []
             for direction in range(self.num_directions):
                 k = layer * self.num_directions + direction
@@ -167,7 +172,8 @@ class RecurrentLayer(nn.Module):
     def extra_repr(self) -> str:
         options = [f"{self.input_size}, {self.hidden_size}"]
         for key, default in (("num_layers", 1), ("bidirectional", False), ("batch_first", True),
-                             ("dropout", 0.0), ("recurrent_dropout", 0.0), ("zoneout", 0.0), ("weight_drop", 0.0)):
+                             ("dropout", 0.0), ("recurrent_dropout", 0.0), ("zoneout", 0.0), ("weight_drop", 0.0),
+                             ("locked_dropout", False)):
             if getattr(self, key) != default:
                 options.append(f"{key}={getattr(self, key)!r}")
         options += [f"{k}={v!r}" for k, v in self.cell_options.items()]

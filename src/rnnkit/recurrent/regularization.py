@@ -1,5 +1,5 @@
-"""Regularisers that live on the time axis: variational recurrent dropout, zoneout, and DropConnect
-on the recurrent weights."""
+"""Regularisers that live on the time axis: variational recurrent dropout, locked dropout, zoneout,
+and DropConnect on the recurrent weights."""
 from __future__ import annotations
 
 import contextlib
@@ -18,6 +18,25 @@ def recurrent_dropout_mask(h: torch.Tensor, p: float) -> torch.Tensor:
     The cell multiplies it into ``h_{t-1}`` wherever ``h_{t-1}`` meets ``weight_hh``, at every step.
     """
     return torch.empty_like(h).bernoulli_(1.0 - p).div_(1.0 - p)
+
+
+def locked_dropout(x: torch.Tensor, p: float, training: bool) -> torch.Tensor:
+    """Locked (variational) dropout on a sequence (Gal & Ghahramani 2016; AWD-LSTM's ``LockedDropout``).
+
+    ``y_t = x_t * M / (1 - p)`` with one mask ``M ~ Bernoulli(1 - p)`` of shape ``(B, 1, F)`` per call,
+    the same at every step t of a row and different across rows.
+
+    Arguments:
+        x: ``(B, T, F)``, batch first.
+        p: the rate in [0, 1).
+        training: False (or ``p = 0``) returns ``x`` itself.
+    Returns:
+        ``(B, T, F)``.
+    """
+    if not training or not p:
+        return x
+    mask = x.new_empty(x.shape[0], 1, x.shape[2]).bernoulli_(1.0 - p).div_(1.0 - p)   # (B, 1, F)
+    return x * mask
 
 
 def zoneout(state_prev: Any, state_new: Any, p: float, training: bool) -> Any:

@@ -10,6 +10,12 @@ For a token stream ``w_1 .. w_N`` it models ``p(w_{t+1} | w_1 .. w_t)``::
 and is trained on the mean cross-entropy ``-1/N Σ_t log p(w_{t+1})`` in nats per token. With
 ``tie_weights`` the output layer reuses the embedding matrix, ``V = E`` (Press & Wolf 2017),
 which needs ``embed_size == R`` (R = ``proj_size`` or ``hidden_size``).
+
+AWD-LSTM's regularisers (Merity et al. 2017), all off by default: ``embedding_dropout`` drops whole
+rows of E (every occurrence of a token together), ``locked_dropout`` makes every dropout above one
+mask per sequence ``(B, 1, F)``, ``weight_drop`` is DropConnect on each layer's ``weight_hh``, and in
+training the loss adds ``ar · mean(dropout(h_t)²) + tar · mean((h_t - h_{t-1})²)`` over the last
+layer's outputs (AR on the dropped, TAR on the undropped ones). Validation scores the cross-entropy alone.
 """
 from __future__ import annotations
 
@@ -24,6 +30,8 @@ from torch import nn
 
 from ..data.vocab import Vocabulary
 from ..nn import LossOutput
+from ..nn.dropout import EmbeddingDropout, LockedDropout
+from ..nn.losses import activation_penalty, temporal_activation_penalty
 from ..recurrent import GRU, LSTM, SimpleRNN
 
 CELLS = {"srn": SimpleRNN, "lstm": LSTM, "gru": GRU}
@@ -43,6 +51,11 @@ class LanguageModelConfig:
         tie_weights: share the embedding matrix with the output layer (needs E == R).
         recurrent_dropout / zoneout: the recurrent layers' regularisers (see ``rnnkit.LSTM``).
         cell_options: more cell options (``forget_bias``, ``layer_norm``, ``proj_size``, ...).
+        embedding_dropout: rate of dropping whole embedding rows (token ids) in training.
+        locked_dropout: ``dropout`` draws one mask per sequence, the same at every step (on the
+            embeddings, between layers, before the output layer), instead of one per element.
+        weight_drop: DropConnect rate on every recurrent layer's ``weight_hh`` (one mask per call).
+        ar / tar: weights α, β of the activation and temporal activation penalties (training loss only).
     """
 
     vocab_size: int
@@ -55,6 +68,11 @@ class LanguageModelConfig:
     recurrent_dropout: float = 0.0
     zoneout: float = 0.0
     cell_options: dict[str, Any] = field(default_factory=dict)
+    embedding_dropout: float = 0.0
+    locked_dropout: bool = False
+    weight_drop: float = 0.0
+    ar: float = 0.0
+    tar: float = 0.0
 
     def __post_init__(self):
         for name in ("vocab_size", "embed_size", "hidden_size", "layers"):
@@ -63,8 +81,16 @@ class LanguageModelConfig:
                 raise ValueError(f"{name}: expected a positive integer, got {value!r}")
         if self.cell not in CELLS:
             raise ValueError(f"cell: expected one of {', '.join(CELLS)}, got {self.cell!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"dropout: expected a rate in [0, 1), got {self.dropout!r}")
+        for name in ("dropout", "embedding_dropout", "weight_drop"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+                raise ValueError(f"{name}: expected a rate in [0, 1), got {value!r}")
+        for name in ("ar", "tar"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < math.inf:
+                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+        if not isinstance(self.locked_dropout, bool):
+            raise ValueError(f"locked_dropout: expected True or False, got {self.locked_dropout!r}")
         if not isinstance(self.cell_options, dict):
             raise ValueError(f"cell_options: expected a dict, got {type(self.cell_options).__name__}")
         output_size = self.cell_options.get("proj_size") or self.hidden_size
@@ -98,11 +124,13 @@ class LanguageModel(nn.Module):
         self.embedding = nn.Embedding(config.vocab_size, config.embed_size)
         self.rnn = CELLS[config.cell](config.embed_size, config.hidden_size, num_layers=config.layers,
                                       dropout=config.dropout, recurrent_dropout=config.recurrent_dropout,
-                                      zoneout=config.zoneout, **config.cell_options)
+                                      zoneout=config.zoneout, weight_drop=config.weight_drop,
+                                      locked_dropout=config.locked_dropout, **config.cell_options)
         output_size = self.rnn.output_size
         self.output_weight = None if config.tie_weights else nn.Parameter(torch.empty(config.vocab_size, output_size))
         self.output_bias = nn.Parameter(torch.zeros(config.vocab_size))
-        self.dropout = nn.Dropout(config.dropout)
+        self.dropout = LockedDropout(config.dropout) if config.locked_dropout else nn.Dropout(config.dropout)
+        self.embedding_dropout = EmbeddingDropout(config.embedding_dropout)
         nn.init.uniform_(self.embedding.weight, -0.1, 0.1)
         if self.output_weight is not None:
             nn.init.uniform_(self.output_weight, -0.1, 0.1)
@@ -121,11 +149,8 @@ class LanguageModel(nn.Module):
         Returns:
             ``(logits (B, T, K), final_state)``; feed ``final_state`` back to continue the streams.
         """
-        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
-            got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
-            raise ValueError(f"x: expected a LongTensor of token ids (B, T), got {got}")
-        hidden, state = self.rnn(self.embed(x), state)                             # (B, T, R)
-        return self.logits(hidden), state                                          # (B, T, K)
+        _, _, logits, state = self._chunk(x, state)                               # (B, T, K)
+        return logits, state
 
     def rnn_input(self, batch: Any) -> torch.Tensor:
         """What the recurrent stack reads from a stream batch: the embedded ``batch.x``, ``(B, T, E)``
@@ -138,11 +163,26 @@ class LanguageModel(nn.Module):
 
     def embed(self, x: torch.Tensor) -> torch.Tensor:
         """``e_t = E[w_t]``: token ids ``(B, T)`` to the recurrent stack's input ``(B, T, E)``."""
+        if self.config.embedding_dropout:
+            return self.dropout(self.embedding_dropout(self.embedding.weight, x))  # (B, T, E)
         return self.dropout(self.embedding(x))                                     # (B, T, E)
 
     def logits(self, hidden: torch.Tensor) -> torch.Tensor:
         """``o_t = h_t V^T + c``: the stack's outputs ``(B, T, R)`` to next-token logits ``(B, T, K)``."""
-        return F.linear(self.dropout(hidden), self.decoder_weight, self.output_bias)   # (B, T, K)
+        return self._readout(self.dropout(hidden))                                 # (B, T, K)
+
+    def _readout(self, dropped: torch.Tensor) -> torch.Tensor:
+        """The output layer on the dropped outputs ``(B, T, R)``: logits ``(B, T, K)``."""
+        return F.linear(dropped, self.decoder_weight, self.output_bias)
+
+    def _chunk(self, x: torch.Tensor, state: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Any]:
+        """One stretch of the streams: ``(h (B, T, R), dropout(h), logits (B, T, K), final_state)``."""
+        if not isinstance(x, torch.Tensor) or x.dim() != 2 or x.dtype != torch.long:
+            got = f"{x.dtype} tensor of shape {tuple(x.shape)}" if isinstance(x, torch.Tensor) else type(x).__name__
+            raise ValueError(f"x: expected a LongTensor of token ids (B, T), got {got}")
+        hidden, state = self.rnn(self.embed(x), state)                             # (B, T, R)
+        dropped = self.dropout(hidden)                                             # (B, T, R)
+        return hidden, dropped, self._readout(dropped), state
 
     def loss(self, batch: Any, state: Any = None) -> LossOutput:
         """Mean cross-entropy in nats per target token of a stream batch.
@@ -153,22 +193,28 @@ class LanguageModel(nn.Module):
                 to carry is the one after ``x[:, :state_at]``), as :class:`~rnnkit.data.streams.Batch`.
             state: the state carried from the previous chunk of the same streams, or None.
         Returns:
-            ``LossOutput(loss, count, state)`` with ``count`` target tokens.
+            ``LossOutput(loss, count, state)`` with ``count`` target tokens; in training ``loss`` adds
+            the AR and TAR penalties (over all T steps) when ``ar`` / ``tar`` are set.
         """
         x, y = batch.x, batch.y
         loss_from = getattr(batch, "loss_from", 0)
         state_at = getattr(batch, "state_at", None)
         state_at = x.shape[1] if state_at is None else state_at
         if 0 < state_at < x.shape[1]:
-            head, carry = self(x[:, :state_at], state)                            # (B, state_at, K)
-            tail, _ = self(x[:, state_at:], carry)                                 # (B, T - state_at, K)
-            logits = torch.cat([head, tail], dim=1)                                # (B, T, K)
+            head = self._chunk(x[:, :state_at], state)                             # (B, state_at, .)
+            carry = head[3]
+            tail = self._chunk(x[:, state_at:], carry)                             # (B, T - state_at, .)
+            hidden, dropped, logits = (torch.cat(pair, dim=1) for pair in zip(head[:3], tail[:3]))   # (B, T, .)
         else:
-            logits, final = self(x, state)                                         # (B, T, K)
+            hidden, dropped, logits, final = self._chunk(x, state)                # (B, T, .)
             carry = state if state_at == 0 else final                              # 0: the next window restarts here
         targets = y[:, loss_from:]                                                 # (B, T')
-        nll = F.cross_entropy(logits[:, loss_from:].reshape(-1, logits.shape[-1]), targets.reshape(-1))
-        return LossOutput(loss=nll, count=targets.numel(), state=carry)
+        loss = F.cross_entropy(logits[:, loss_from:].reshape(-1, logits.shape[-1]), targets.reshape(-1))
+        if self.training and self.config.ar:
+            loss = loss + activation_penalty(dropped, self.config.ar)
+        if self.training and self.config.tar:
+            loss = loss + temporal_activation_penalty(hidden, self.config.tar)
+        return LossOutput(loss=loss, count=targets.numel(), state=carry)
 
     @classmethod
     def from_checkpoint(cls, checkpoint: Any, device: str | torch.device = "cpu") -> "LanguageModel":
