@@ -9,26 +9,29 @@ inside a dialogue), so :func:`rnnkit.data.dialogue.chain_pairs` rebuilds the dia
 prints how many it finds. 5 % of the training dialogues (seeded) are held out to pick the best
 epoch and drive the plateau schedule.
 
-Models (one per ``--only`` name; GRU, embeddings and hidden 256, bidirectional utterance encoder,
-Bahdanau attention with input feeding, dropout 0.2, a reply language model of 256 for the anti-LM):
+Models (one per ``--only`` name; GRU, embeddings and hidden 128, bidirectional utterance encoder,
+Luong general attention with input feeding, dropout 0.2, a reply language model of 128 for the anti-LM):
 
     lccc-single        LCCC, the query alone (turns=1)
     kdconv-single      KdConv, the query alone
     kdconv-separator   KdConv, the last 3 turns joined by </s>
     kdconv-hred        KdConv, the last 3 turns through the hierarchical encoder (HRED)
 
-Each trains for a budget of CPU time of this process (one thread by default; the wall-clock time is
-reported too), keeps the weights of the best dev loss, and is scored on the whole test set:
-perplexity (teacher forcing) and, for each decoder, BLEU-2 (sacrebleu, characters), distinct-1/2
-and the mean reply length (:func:`rnnkit.tasks.chatting.dialogue_scores`). Peers on the same test
-exchanges: retrieval (the reply of the training query nearest to the test query by TF-IDF over
-character 1-2-grams, cosine; scikit-learn) and the training set's most frequent reply.
+Each trains for ``--steps`` optimizer steps (one thread by default; its CPU and wall-clock minutes
+are reported), keeps the weights of the best dev loss, and is scored: perplexity (teacher forcing)
+on the whole test set and, for each decoder, BLEU-2 (sacrebleu, characters), distinct-1/2 and the
+mean reply length (:func:`rnnkit.tasks.chatting.dialogue_scores`) on the scored exchanges: all of
+LCCC's, and on KdConv the exchanges of every 4th test dialogue (its first included; every domain,
+every turn of those dialogues; decoding all 9,287 exchanges with five decoders and three models
+does not fit the CPU budget). Peers on the same exchanges: retrieval (the reply of the training
+query nearest to the test query by TF-IDF over character 1-2-grams, cosine; scikit-learn) and the
+training set's most frequent reply.
 
 Not a test: run it by hand, one model per process, then print the table::
 
-    python benchmarks/dialogue.py --only lccc-single --cpu-minutes 12
-    python benchmarks/dialogue.py --only kdconv-single --cpu-minutes 12     # and the other two
-    python benchmarks/dialogue.py --report-only
+    python benchmarks/dialogue.py --only lccc-single --steps 1000 --score lccc-single --peers lccc
+    python benchmarks/dialogue.py --only kdconv-hred --steps 400 --score kdconv-hred --peers kdconv
+    python benchmarks/dialogue.py --report-only                # (and kdconv-single, kdconv-separator)
 
 and copy the tables and the ten exchanges into BENCHMARKS.md (section "Dialogue").
 """
@@ -53,10 +56,11 @@ from rnnkit.tasks.chatbot import Chatbot, ChatbotConfig, Decoding
 from rnnkit.tasks.chatting import Responder, dialogue_scores
 from rnnkit.train import Callback, TrainConfig, Trainer, save_checkpoint
 
-from translation import Clock, CpuBudget                  # the CPU-time budget of the translation benchmark
+from translation import Clock                             # training CPU / wall minutes, as in translation.py
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "dialogue"
 SETS = {"lccc": ("lccc_toy_train.tsv", "lccc_toy_valid.tsv", 40), "kdconv": ("kdconv_dev.tsv", "kdconv_test.tsv", 60)}
+SCORED_EVERY = {"lccc": 1, "kdconv": 4}        # decoders and peers score the exchanges of every n-th test dialogue
 MODELS = {"lccc-single": ("lccc", "separator", 1), "kdconv-single": ("kdconv", "separator", 1),
           "kdconv-separator": ("kdconv", "separator", 3), "kdconv-hred": ("kdconv", "hred", 3)}
 DECODERS = {
@@ -65,6 +69,8 @@ DECODERS = {
     "beam 5, θ 1.2": Decoding(beam_size=5, repetition_penalty=1.2),
     "beam 5, θ 1.2, anti-LM": Decoding(beam_size=5, repetition_penalty=1.2, anti_lm=0.5, anti_lm_first=3),
     "sampling": Decoding(sample=True, temperature=0.8, top_p=0.9),
+    "sampling T 0.6": Decoding(sample=True, temperature=0.6, top_p=0.9),
+    "sampling, anti-LM": Decoding(sample=True, temperature=0.8, top_p=0.9, anti_lm=0.5, anti_lm_first=3),
 }
 SHOWN = 10
 
@@ -118,9 +124,10 @@ def train_model(name: str, args) -> dict:
     clock, best = Clock(), KeepBest()
     metadata = {"task": "chatbot", "vocab": vocab.to_dict(), "turns": turns, "max_len": max_len}
     train_config = TrainConfig(lr=args.lr, schedule="plateau", gamma=0.5, plateau_patience=0, clip_norm=5.0,
-                               epochs=args.epochs, seed=args.seed, log_every=50, early_stopping_patience=3)
+                               epochs=args.epochs, max_steps=args.steps, seed=args.seed, log_every=50,
+                               early_stopping_patience=3)
     trainer = Trainer(model, train_config, run_dir=Path(args.out_dir) / name / "run", metadata=metadata,
-                      callbacks=[CpuBudget(clock, args.cpu_minutes), best], overwrite=True)
+                      callbacks=[best], overwrite=True)
     trainer.fit(train, dev)
     cpu, wall = clock.minutes()
     best.restore(model)
@@ -139,7 +146,8 @@ def score_model(name: str, result: dict, labels: list[str], args) -> dict:
     """Adds the scores of the decoders ``labels`` on the test exchanges to ``result``."""
     data_name, _, turns = MODELS[name]
     _, _, test_d, max_len = load(data_name)
-    test_x = exchanges(test_d, turns)
+    test_x = exchanges(test_d[::SCORED_EVERY[data_name]], turns)
+    result["scored_exchanges"] = len(test_x)
     responder = Responder.from_checkpoint(Path(args.out_dir) / name / "best")
     contexts, references = [x.context for x in test_x], [x.reply for x in test_x]
     for label in labels:
@@ -160,6 +168,7 @@ def peers(data_name: str) -> dict:
     from sklearn.feature_extraction.text import TfidfVectorizer
 
     train_d, _, test_d, _ = load(data_name)
+    test_d = test_d[::SCORED_EVERY[data_name]]
     train_x, test_x = exchanges(train_d, 1), exchanges(test_d, 1)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 2), sublinear_tf=True)
     keys = vectorizer.fit_transform([x.query for x in train_x])                  # (N, F), rows L2-normalised
@@ -183,7 +192,7 @@ def main() -> None:
     parser.add_argument("--decoders", nargs="+", choices=list(DECODERS), default=list(DECODERS),
                         help="with --score: these decoders")
     parser.add_argument("--peers", choices=sorted(SETS), help="score the peers on this data set")
-    parser.add_argument("--cpu-minutes", type=float, default=10.0, help="training CPU budget per model")
+    parser.add_argument("--steps", type=int, default=1000, help="optimizer steps per model (at most --epochs)")
     parser.add_argument("--epochs", type=int, default=30)
     parser.add_argument("--embed", type=int, default=128)
     parser.add_argument("--hidden", type=int, default=128)
