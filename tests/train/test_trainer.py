@@ -255,7 +255,7 @@ def test_nested_batches_move_to_the_device():
 
 
 @pytest.mark.parametrize("kwargs, message", [
-    ({"optimizer": "lbfgs"}, "optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, got 'lbfgs'"),
+    ({"optimizer": "lbfgs"}, "optimizer: expected one of adam, adamw, sgd, rmsprop, adagrad, nt-asgd, got 'lbfgs'"),
     ({"lr": 0}, "lr: expected a positive number, got 0"),
     ({"accumulate": 0}, "accumulate: expected an integer >= 1, got 0"),
     ({"max_steps": 2.5}, "max_steps: expected an integer >= 1, got 2.5"),

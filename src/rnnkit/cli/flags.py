@@ -13,7 +13,7 @@ import math
 from typing import Any, Callable
 
 # Names the library defines too; a test checks they agree (importing them here would import torch).
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nt-asgd")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16", "fp16")
 SEED_LIMIT = 2 ** 32                      # numpy's legacy seeding takes seeds below 2**32
@@ -139,6 +139,17 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "recurrent_dropout": ("--recurrent-dropout", {"type": rate,
                                                   "help": "variational dropout on h_{t-1}, one mask per sequence"}),
     "zoneout": ("--zoneout", {"type": rate, "help": "zoneout rate on the recurrent state"}),
+    "weight_drop": ("--weight-drop", {"type": rate, "help": "DropConnect rate on the recurrent weights W_hh "
+                                                            "(one mask per forward call)"}),
+    "embedding_dropout": ("--embedding-dropout", {"type": rate,
+                                                  "help": "rate of dropping whole embedding rows (every occurrence "
+                                                          "of a token together)"}),
+    "locked_dropout": ("--locked-dropout", {"action": "store_true",
+                                            "help": "--dropout draws one mask per sequence, the same at every step"}),
+    "ar": ("--ar", {"type": nonnegative_float, "help": "activation regularisation: alpha * mean(h_t^2) of the "
+                                                       "last layer's dropped outputs, added to the training loss"}),
+    "tar": ("--tar", {"type": nonnegative_float, "help": "temporal activation regularisation: beta * "
+                                                         "mean((h_t - h_{t-1})^2) of the last layer's outputs"}),
     "layer_norm": ("--layer-norm", {"action": "store_true", "help": "layer-normalised LSTM / GRU cells"}),
     "bidirectional": ("--bidirectional", {"action": argparse.BooleanOptionalAction,
                                           "help": "a bidirectional recurrent encoder"}),
@@ -153,6 +164,9 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "lr": ("--lr", {"type": positive_float, "help": "learning rate"}),
     "weight_decay": ("--weight-decay", {"type": nonnegative_float, "help": "L2 weight decay (decoupled for adamw)"}),
     "momentum": ("--momentum", {"type": nonnegative_float, "help": "momentum of sgd / rmsprop"}),
+    "nt_asgd_patience": ("--nt-asgd-patience", {"type": count,
+                                                "help": "nt-asgd: average the iterates once a validation is worse "
+                                                        "than the best of those more than this many before"}),
     "schedule": ("--schedule", {"choices": SCHEDULES, "help": "learning-rate schedule"}),
     "warmup_steps": ("--warmup-steps", {"type": count, "help": "optimizer steps of linear warm-up"}),
     "step_size": ("--step-size", {"type": positive_int, "help": "'step' schedule: steps between lr cuts"}),
@@ -195,14 +209,15 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
 }
 
 RUN_FLAGS = ("run_dir", "resume", "overwrite", "reset_optimizer", "config", "device", "threads", "quiet")
-TRAINING_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "schedule", "warmup_steps",
-                  "step_size", "gamma", "plateau_patience", "clip_norm", "clip_value", "accumulate", "max_steps",
-                  "minutes", "eval_every", "patience", "precision", "log_every", "checkpoint_every", "compile")
+TRAINING_FLAGS = ("epochs", "batch_size", "optimizer", "lr", "weight_decay", "momentum", "nt_asgd_patience",
+                  "schedule", "warmup_steps", "step_size", "gamma", "plateau_patience", "clip_norm", "clip_value",
+                  "accumulate", "max_steps", "minutes", "eval_every", "patience", "precision", "log_every",
+                  "checkpoint_every", "compile")
 TRAINING_DEFAULTS = {"epochs": 1, "batch_size": 32, "optimizer": "adam", "lr": 2e-3, "weight_decay": 0.0,
-                     "momentum": 0.9, "schedule": "constant", "warmup_steps": 0, "step_size": 1000, "gamma": 0.5,
-                     "plateau_patience": 2, "clip_norm": 5.0, "clip_value": None, "accumulate": 1, "max_steps": None,
-                     "minutes": None, "eval_every": None, "patience": None, "precision": "fp32", "log_every": None,
-                     "checkpoint_every": None, "compile": False}
+                     "momentum": 0.9, "nt_asgd_patience": 5, "schedule": "constant", "warmup_steps": 0,
+                     "step_size": 1000, "gamma": 0.5, "plateau_patience": 2, "clip_norm": 5.0, "clip_value": None,
+                     "accumulate": 1, "max_steps": None, "minutes": None, "eval_every": None, "patience": None,
+                     "precision": "fp32", "log_every": None, "checkpoint_every": None, "compile": False}
 
 
 class HelpFormatter(argparse.HelpFormatter):

@@ -26,6 +26,11 @@ def add_model_flags(parser: argparse.ArgumentParser, *, cell: str, layers: int, 
     add(model, "dropout", 0.0, help="dropout on the embeddings, between layers and before the output layer")
     add(model, "recurrent_dropout", 0.0)
     add(model, "zoneout", 0.0)
+    add(model, "weight_drop", 0.0)
+    add(model, "embedding_dropout", 0.0)
+    add(model, "locked_dropout")
+    add(model, "ar", 0.0)
+    add(model, "tar", 0.0)
     add(model, "tie_weights", help="share the embedding with the output layer (needs --embed-size = --hidden-size)")
     if tie_weights:
         parser.set_defaults(tie_weights=True)
@@ -152,7 +157,9 @@ def model_config(args: argparse.Namespace, vocab_size: int):
     return LanguageModelConfig(vocab_size=vocab_size, cell=args.cell, embed_size=args.embed_size,
                                hidden_size=args.hidden_size, layers=args.layers, dropout=args.dropout,
                                tie_weights=args.tie_weights, recurrent_dropout=args.recurrent_dropout,
-                               zoneout=args.zoneout, cell_options={"layer_norm": True} if args.layer_norm else {})
+                               zoneout=args.zoneout, cell_options={"layer_norm": True} if args.layer_norm else {},
+                               weight_drop=args.weight_drop, embedding_dropout=args.embedding_dropout,
+                               locked_dropout=args.locked_dropout, ar=args.ar, tar=args.tar)
 
 
 def fit_language_model(run, config, vocab, corpus: dict, train_text: str, val_text: str, **train_config):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, fields
 
-OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad")
+OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nt-asgd")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16", "fp16")
 
@@ -14,7 +14,11 @@ class TrainConfig:
     """How to train.
 
     Attributes:
-        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``), ``rmsprop`` (with ``momentum``), ``adagrad``.
+        optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``), ``rmsprop`` (with ``momentum``), ``adagrad``,
+            ``nt-asgd`` (Merity et al. 2017: plain SGD until the validation loss is worse than the best of the
+            validations more than ``nt_asgd_patience`` ago, then the running average of the iterates, which
+            evaluation and the kept best model use; :mod:`rnnkit.train.averaging`; needs validation data).
+        nt_asgd_patience: n of ``nt-asgd``'s trigger (validations; the paper's 5).
         lr: base learning rate η.  weight_decay: L2 (decoupled for adamw).  momentum: sgd / rmsprop.
         schedule: ``constant``, ``step`` (×gamma every ``step_size`` optimizer steps), ``cosine`` (to 0 at
             the last planned step), ``plateau`` (×gamma after more than ``plateau_patience`` validations
@@ -49,6 +53,7 @@ class TrainConfig:
     lr: float = 2e-3
     weight_decay: float = 0.0
     momentum: float = 0.9
+    nt_asgd_patience: int = 5
     schedule: str = "constant"
     warmup_steps: int = 0
     step_size: int = 1000
@@ -84,7 +89,7 @@ class TrainConfig:
             _number("max_time", self.max_time, positive=True)
         for name in ("step_size", "accumulate", "epochs"):
             _integer(name, getattr(self, name), minimum=1)
-        for name in ("warmup_steps", "plateau_patience"):
+        for name in ("warmup_steps", "plateau_patience", "nt_asgd_patience"):
             _integer(name, getattr(self, name), minimum=0)
         for name in ("max_steps", "eval_every", "early_stopping_patience", "checkpoint_every", "log_every"):
             if getattr(self, name) is not None:

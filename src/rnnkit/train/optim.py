@@ -34,11 +34,16 @@ def build_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig) -
         return torch.optim.Adam(params, lr=lr, weight_decay=decay)
     if config.optimizer == "adamw":
         return torch.optim.AdamW(params, lr=lr, weight_decay=decay)
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(params, lr=lr, momentum=config.momentum, weight_decay=decay)
+    if config.optimizer in ("sgd", "nt-asgd"):      # nt-asgd: averaging by rnnkit.train.averaging
+        return torch.optim.SGD(params, lr=lr, momentum=momentum_of(config), weight_decay=decay)
     if config.optimizer == "rmsprop":
         return torch.optim.RMSprop(params, lr=lr, momentum=config.momentum, weight_decay=decay)
     return torch.optim.Adagrad(params, lr=lr, weight_decay=decay)
+
+
+def momentum_of(config: TrainConfig) -> float:
+    """The momentum of sgd / rmsprop; 0 for nt-asgd, whose average is of plain SGD's iterates."""
+    return 0.0 if config.optimizer == "nt-asgd" else config.momentum
 
 
 class LRSchedule:

@@ -173,7 +173,8 @@ class Trainer:
         cfg = self.config
         if val_data is None and (cfg.early_stopping_patience is not None or self.updater.follows_validation):
             raise ValueError("val_data: early_stopping_patience and the 'plateau' schedule (or a ReduceLROnPlateau "
-                             "scheduler) follow the validation loss; expected validation data, got None")
+                             "scheduler) follow the validation loss, as does nt-asgd; expected validation data, "
+                             "got None")
         train = distributed.shard(train_data, self.replicas)
         carry = bool(getattr(train_data, "carry_state", False))
         planned = planned_steps(cfg, length(train))
@@ -214,19 +215,22 @@ class Trainer:
         """The loss over ``data`` (weighted by each batch's count) and the weighted means of its metrics.
 
         Runs in eval mode without gradients; leaves the RNG states and the train/eval mode as they were.
-        Under several replicas each reads its shard and the sums are pooled.
+        Under several replicas each reads its shard and the sums are pooled. With ``nt-asgd``, once
+        averaging has begun, the model holds the average of the iterates meanwhile (callbacks' ``on_test_end``
+        too, so a kept best model is the averaged one).
 
         Returns:
             ``{"loss": ..., metric: ...}``.
         """
         batches = distributed.shard(data, self.replicas)
         self.callbacks.call("on_test_begin", self, {"step": self.step})
-        results, count = evaluate_batches(self.model, batches, carry=bool(getattr(data, "carry_state", False)),
-                                          device=self.device, autocast=self._autocast,
-                                          all_reduce=self.replicas.all_reduce_sum)
-        if count == 0:
-            raise ValueError("data: expected at least one evaluation batch, got none")
-        self.callbacks.call("on_test_end", self, {"step": self.step, **results})
+        with self.updater.averaged():                  # NT-ASGD: the average of the iterates, once triggered
+            results, count = evaluate_batches(self.model, batches, carry=bool(getattr(data, "carry_state", False)),
+                                              device=self.device, autocast=self._autocast,
+                                              all_reduce=self.replicas.all_reduce_sum)
+            if count == 0:
+                raise ValueError("data: expected at least one evaluation batch, got none")
+            self.callbacks.call("on_test_end", self, {"step": self.step, **results})
         return results
 
     # ------------------------------------------------------------------ one epoch
@@ -329,7 +333,7 @@ class Trainer:
     def _validate(self, val_data: Any) -> None:
         results, run = self.evaluate(val_data), self.run
         run.last_validation = {f"val_{name}": value for name, value in results.items()}
-        self.updater.observe(results["loss"])
+        self.updater.observe(results["loss"], run.step)
         if results["loss"] < run.best_val_loss:
             run.best_val_loss, run.bad_validations = results["loss"], 0
         else:

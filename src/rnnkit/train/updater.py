@@ -1,7 +1,8 @@
 """``Updater``: from the summed gradients to a parameter update, and the state that goes with it.
 
 One optimizer step: unscale the gradients (fp16's GradScaler), rescale a short accumulation, clip
-by value then by norm, set the learning rate, step the optimizer, step a torch scheduler.
+by value then by norm, set the learning rate, step the optimizer, step a torch scheduler, and (NT-ASGD,
+once triggered) fold the new weights into the iterate average (:mod:`rnnkit.train.averaging`).
 
 The optimizer is either named by :class:`TrainConfig` (its learning rate follows
 :class:`~rnnkit.train.optim.LRSchedule`; ``weight_decay`` and ``momentum`` follow the config, also
@@ -13,6 +14,7 @@ every checkpoint and come back exactly on resume.
 """
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
@@ -20,8 +22,9 @@ import torch
 from torch import nn
 from torch.optim.lr_scheduler import LRScheduler, ReduceLROnPlateau
 
+from .averaging import PREFIX, IterateAverage
 from .config import TrainConfig
-from .optim import LRSchedule, build_optimizer, load_optimizer_state, optimizer_state
+from .optim import LRSchedule, build_optimizer, load_optimizer_state, momentum_of, optimizer_state
 
 RESET_HINT = "pass reset_optimizer=True (--reset-optimizer) to resume with a fresh optimizer"
 
@@ -45,11 +48,23 @@ class Updater:
         self.scheduler = scheduler
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         self.schedule: LRSchedule | None = None
+        self.average = self._fresh_average()
 
     @property
     def follows_validation(self) -> bool:
-        """Whether the learning rate needs validation losses (the plateau schedules)."""
-        return self.config.schedule == "plateau" or isinstance(self.scheduler, ReduceLROnPlateau)
+        """Whether the learning rate or the update needs validation losses (plateau schedules, NT-ASGD)."""
+        return (self.config.schedule == "plateau" or isinstance(self.scheduler, ReduceLROnPlateau)
+                or self.average is not None)
+
+    def averaged(self):
+        """A context in which the model holds NT-ASGD's average of the iterates (a no-op otherwise)."""
+        return self.average.swapped() if self.average is not None else contextlib.nullcontext()
+
+    def _fresh_average(self) -> IterateAverage | None:
+        if not (self.named and self.config.optimizer == "nt-asgd"):
+            return None
+        params = [p for group in self.optimizer.param_groups for p in group["params"]]
+        return IterateAverage(params, self.config.nt_asgd_patience)
 
     @property
     def lr(self) -> float:
@@ -87,12 +102,16 @@ class Updater:
         self.optimizer.zero_grad(set_to_none=True)
         if self.scheduler is not None and not isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step()
+        if self.average is not None:
+            self.average.update()
         return logs
 
-    def observe(self, val_loss: float) -> None:
-        """Plateau bookkeeping after a validation."""
+    def observe(self, val_loss: float, step: int) -> None:
+        """Plateau and NT-ASGD bookkeeping after a validation at ``step`` optimizer steps."""
         if self.schedule is not None:
             self.schedule.observe(val_loss)
+        if self.average is not None:
+            self.average.observe(val_loss, step)
         if isinstance(self.scheduler, ReduceLROnPlateau):
             self.scheduler.step(val_loss)
 
@@ -101,9 +120,14 @@ class Updater:
         tensors, rest = optimizer_state(self.optimizer)
         scheduler = None if self.scheduler is None else {"class": _class_name(self.scheduler),
                                                          "state": self.scheduler.state_dict()}
+        average = None
+        if self.average is not None:
+            average_tensors, average = self.average.state()
+            tensors = {**tensors, **average_tensors}
         return tensors, {"optimizer_class": _class_name(self.optimizer), "optimizer": rest,
                          "schedule": self.schedule.state_dict() if self.schedule is not None else None,
-                         "scheduler": scheduler, "scaler": self.scaler.state_dict() if self.scaler else None}
+                         "scheduler": scheduler, "scaler": self.scaler.state_dict() if self.scaler else None,
+                         "nt_asgd": average}
 
     def check(self, entries: dict, missing: tuple[str, ...], reset: bool) -> None:
         """Raises ValueError unless a checkpoint's optimizer state fits (a no-op with ``reset``)."""
@@ -124,7 +148,11 @@ class Updater:
         if reset:
             self.reset()
         else:
-            load_optimizer_state(self.optimizer, tensors, entries["optimizer"])
+            average = {name: t for name, t in tensors.items() if name.startswith(PREFIX)}
+            load_optimizer_state(self.optimizer, {name: t for name, t in tensors.items() if name not in average},
+                                 entries["optimizer"])
+            if self.average is not None and entries.get("nt_asgd"):
+                self.average.load(average, entries["nt_asgd"])
             if self.scheduler is not None:
                 self.scheduler.load_state_dict(entries["scheduler"]["state"])
             if self.named:
@@ -138,6 +166,7 @@ class Updater:
         """A fresh optimizer: the named one is rebuilt, an optimizer object forgets its state."""
         if self.named:
             self.optimizer = build_optimizer(self._model.parameters(), self.config)
+            self.average = self._fresh_average()
         else:
             self.optimizer.state.clear()
 
@@ -170,7 +199,7 @@ def _apply_config(optimizer: torch.optim.Optimizer, config: TrainConfig) -> None
     for group in optimizer.param_groups:
         group["weight_decay"] = config.weight_decay
         if "momentum" in group:
-            group["momentum"] = config.momentum
+            group["momentum"] = momentum_of(config)
 
 
 def _class_name(obj: Any) -> str:
