@@ -69,6 +69,14 @@ def test_a_changed_model_configuration_is_refused_naming_the_fields(tmp_path):
         trainer.fit(train_data, resume=True)
 
 
+def test_a_config_saved_before_a_field_existed_resumes_with_its_default(tmp_path):
+    for checkpoint in stopped_run(tmp_path):
+        rewrite_state(checkpoint, lambda state: state["config"].pop("dropout"))   # TinyLMConfig.dropout = 0.0
+    with pytest.raises(ValueError, match=r"configuration changed \(dropout 0.0 -> 0.1\)"):
+        Trainer(TinyLM(TinyLMConfig(dropout=0.1)), CONFIG, run_dir=tmp_path).fit(lm_streams(n=300)[0], resume=True)
+    assert resume(tmp_path).step > 7
+
+
 def test_changed_training_settings_are_accepted_and_logged(tmp_path):
     stopped_run(tmp_path)
     changed = TrainConfig(lr=1e-3, epochs=2, checkpoint_every=3, log_every=1, progress=False, weight_decay=0.01)

@@ -23,7 +23,7 @@ from typing import Any
 import torch
 
 from .checkpoint import Checkpoint, has_checkpoint, load_checkpoint, model_description, save_checkpoint
-from .compare import check_shapes, config_changes
+from .compare import check_shapes, config_changes, field_defaults
 from .config import TrainConfig
 from .distributed import Replicas
 from .metrics import Meter
@@ -144,7 +144,7 @@ def _decode(checkpoint: Checkpoint, model: torch.nn.Module, updater: Updater, co
     mine = json.loads(json.dumps(model_description(model)))
     if checkpoint.model_class != mine["model_class"]:
         raise ValueError(f"model: the run trained a {checkpoint.model_class}, this model is a {mine['model_class']}")
-    changed = config_changes(checkpoint.config, mine["config"])
+    changed = config_changes(checkpoint.config, mine["config"], field_defaults(getattr(model, "config", None)))
     if changed:
         raise ValueError(f"model: the configuration changed ({', '.join(changed)}); resume needs the run's model")
     check_shapes(checkpoint.weights, model.state_dict(), "the model")
