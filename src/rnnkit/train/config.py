@@ -17,7 +17,9 @@ class TrainConfig:
         optimizer: ``adam``, ``adamw``, ``sgd`` (with ``momentum``), ``rmsprop`` (with ``momentum``), ``adagrad``,
             ``nt-asgd`` (Merity et al. 2017: plain SGD until the validation loss is worse than the best of the
             validations more than ``nt_asgd_patience`` ago, then the running average of the iterates, which
-            evaluation and the kept best model use; :mod:`rnnkit.train.averaging`; needs validation data).
+            evaluation and the kept best model use, while the model keeps SGD's iterate: ``with
+            trainer.updater.averaged():`` puts the average in; :mod:`rnnkit.train.averaging`; needs
+            validation data; ``momentum`` does not apply).
         nt_asgd_patience: n of ``nt-asgd``'s trigger (validations; the paper's 5).
         lr: base learning rate η.  weight_decay: L2 (decoupled for adamw).  momentum: sgd / rmsprop.
         schedule: ``constant``, ``step`` (×gamma every ``step_size`` optimizer steps), ``cosine`` (to 0 at

@@ -163,7 +163,8 @@ class Updater:
             self.schedule.load_state_dict(entries["schedule"])
 
     def reset(self) -> None:
-        """A fresh optimizer: the named one is rebuilt, an optimizer object forgets its state."""
+        """A fresh optimizer: the named one is rebuilt (NT-ASGD's trigger and average restart too), an
+        optimizer object forgets its state."""
         if self.named:
             self.optimizer = build_optimizer(self._model.parameters(), self.config)
             self.average = self._fresh_average()
