@@ -68,6 +68,7 @@ DECODERS = {
     "beam 5": Decoding(beam_size=5),
     "beam 5, θ 1.2": Decoding(beam_size=5, repetition_penalty=1.2),
     "beam 5, θ 1.2, anti-LM": Decoding(beam_size=5, repetition_penalty=1.2, anti_lm=0.5, anti_lm_first=3),
+    "beam 5, θ 1.2, anti-LM λ 0.25": Decoding(beam_size=5, repetition_penalty=1.2, anti_lm=0.25, anti_lm_first=3),
     "sampling": Decoding(sample=True, temperature=0.8, top_p=0.9),
     "sampling T 0.6": Decoding(sample=True, temperature=0.6, top_p=0.9),
     "sampling, anti-LM": Decoding(sample=True, temperature=0.8, top_p=0.9, anti_lm=0.5, anti_lm_first=3),
