@@ -35,8 +35,8 @@ def test_an_old_config_loads_and_the_defaults_are_the_old_model():
     hidden, _ = model.rnn(F.dropout(model.embedding(b.x), 0.3, True))
     logits = F.linear(F.dropout(hidden, 0.3, True), model.output_weight, model.output_bias)
     assert torch.equal(got, F.cross_entropy(logits.reshape(-1, 11), b.y.reshape(-1)))
-    assert list(model.state_dict()) == list(model_of(**{"weight_drop": 0.5, "locked_dropout": True,
-                                                         "embedding_dropout": 0.1}).state_dict())
+    regularised = model_of(weight_drop=0.5, locked_dropout=True, embedding_dropout=0.1)
+    assert list(model.state_dict()) == list(regularised.state_dict())
 
 
 def test_ar_and_tar_join_the_training_loss_only():
