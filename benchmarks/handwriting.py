@@ -84,7 +84,8 @@ def train(name: str, options: list[str], args: argparse.Namespace, chars: str) -
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     scores = json.loads((run_dir / "test_scores.json").read_text(encoding="utf-8"))
     cpu = (after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime) / 60
-    steps = sum(1 for _ in open(run_dir / "log.csv")) if (run_dir / "log.csv").exists() else None
+    log = run_dir / "log.csv"
+    steps = len(log.read_text(encoding="utf-8").splitlines()) if log.exists() else None
     print(f"{name}: {json.dumps({k: v for k, v in scores.items() if isinstance(v, float)})}  "
           f"wall {(time.time() - start) / 60:.1f} min, cpu {cpu:.1f} min", flush=True)
     return {"scores": scores, "wall_minutes": (time.time() - start) / 60, "cpu_minutes": cpu, "log_rows": steps,
@@ -149,7 +150,11 @@ def legibility(writer_dir: Path, recognizer_dir: Path, chars: str = CHARS) -> di
     from rnnkit.data.stroke_corpora import kanjivg
     from rnnkit.tasks.handwriting import write
     from rnnkit.tasks.handwriting_components import load_writer, parts_of
-    from rnnkit.tasks.handwriting_recognizer import Recognizer, recognize, top_k_accuracy
+    from rnnkit.tasks.handwriting_recognizer import (
+        Recognizer,
+        recognize,
+        top_k_accuracy,
+    )
 
     writer, metadata = load_writer(task_checkpoint(str(writer_dir), "handwriting"))
     recognizer, _ = Recognizer.from_checkpoint(task_checkpoint(str(recognizer_dir), "handwriting-recognizer"))
@@ -208,19 +213,23 @@ def main() -> None:
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--out", default="runs/bench-handwriting", help="the run directories")
     parser.add_argument("--only", choices=list(RUNS), nargs="*", help="train only these (others are reused)")
+    parser.add_argument("--train-only", action="store_true",
+                        help="stop after training (two processes may train different --only runs side by side)")
     args = parser.parse_args()
     novel_chars = novel()
     results = {"chars": CHARS, "unseen": UNSEEN, "novel": novel_chars, "steps": args.steps, "minutes": args.minutes,
                "hidden_size": args.hidden_size, "runs": {}}
     path = RESULTS / "handwriting.json"
-    if path.exists():
-        results["runs"] = json.loads(path.read_text(encoding="utf-8")).get("runs", {})
     for name, options in RUNS.items():
         if args.only is None or name in args.only:
             chars = CHARS + novel_chars if name == "recognizer" else CHARS
-            results["runs"][name] = train(name, options, args, chars)
+            run = train(name, options, args, chars)
+            results["runs"] = stored_runs(path) | {name: run}
             RESULTS.mkdir(parents=True, exist_ok=True)
             path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
+    if args.train_only:
+        return
+    results["runs"] = stored_runs(path)
     out = Path(args.out)
     torch_threads()
     results["baseline_nll"] = baseline_nll()
@@ -234,6 +243,11 @@ def main() -> None:
     animation(out / "char_m20")
     path.write_text(json.dumps(results, indent=1, ensure_ascii=False), encoding="utf-8")
     print(json.dumps({k: v for k, v in results.items() if k != "runs"}, indent=1, ensure_ascii=False))
+
+
+def stored_runs(path: Path) -> dict:
+    """The runs already in the results file (read again before each write: another process may add its own)."""
+    return json.loads(path.read_text(encoding="utf-8")).get("runs", {}) if path.exists() else {}
 
 
 def torch_threads() -> None:
