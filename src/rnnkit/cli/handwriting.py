@@ -134,7 +134,7 @@ TASK = TrainTask(
                 "--model recognizer trains a bidirectional LSTM/GRU that reads a drawing and names its character "
                 "(top-1 / top-5). Dev and test sets are fixed random affine copies of every drawing (seeds 1 and 2).",
     add_flags=add_flags, run=run_train,
-    training={"epochs": 200, "batch_size": 32, "lr": 2e-3, "patience": 10})
+    training={"epochs": 1000, "max_steps": 2000, "batch_size": 32, "lr": 2e-3, "schedule": "cosine"})
 
 
 def register(commands, train_commands) -> None:
