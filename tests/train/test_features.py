@@ -2,6 +2,8 @@
 import copy
 import csv
 import errno
+import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -160,11 +162,20 @@ class DiskFull(Callback):
 
     def on_train_batch_end(self, trainer, logs):
         if trainer.step == 2:
+            trainer._log._csv.close()
             trainer._log._csv = open("/dev/full", "a")
 
 
-def test_a_failed_log_write_names_the_path(tmp_path):
+def open_files_under(path) -> list[str]:
+    """The files under ``path`` this process holds open (Linux: /proc/self/fd)."""
+    links = (os.readlink(fd) for fd in Path("/proc/self/fd").iterdir() if fd.is_symlink())
+    return [link for link in links if link.startswith((str(path), "/dev/full"))]
+
+
+def test_a_failed_log_write_names_the_path_and_leaves_no_file_open(tmp_path):
     trainer = Trainer(Regression(), TrainConfig(log_every=1, **QUIET), run_dir=tmp_path, callbacks=[DiskFull()])
     with pytest.raises(OSError, match=f"run_dir: could not write {tmp_path}/log.csv: No space left on device") as e:
         trainer.fit(regression_batches(4))
     assert e.value.errno == errno.ENOSPC
+    if Path("/proc/self/fd").is_dir():
+        assert open_files_under(tmp_path) == []

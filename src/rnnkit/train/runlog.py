@@ -11,6 +11,7 @@ A failed write raises an ``OSError`` naming the file.
 """
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import os
@@ -86,6 +87,19 @@ class RunLog:
             self._progress.console.print(text)
         elif self._lines:
             print(text, file=sys.stderr, flush=True)
+
+    def release(self) -> None:
+        """Stops the bar and closes the files after training failed: no ``loss.png``, and an error while
+        closing is dropped (the failure that ended training is the one reported)."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+        for name in ("_csv", "_events", "_tensorboard"):
+            handle = getattr(self, name)
+            setattr(self, name, None)
+            if handle is not None:
+                with contextlib.suppress(OSError):
+                    handle.close()
 
     def close(self) -> None:
         """Stops the bar, closes the files and draws ``loss.png``."""

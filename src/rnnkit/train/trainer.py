@@ -193,20 +193,26 @@ class Trainer:
                 self._log = RunLog(self.run_dir, cfg.progress, planned, self.step)
                 for line in snapshot.report(reset_optimizer) if snapshot is not None else ():
                     self._log.message(line)
-            self._fit_started = self._interval_started = time.perf_counter()
-            self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
-            resume_rng = snapshot.rng if snapshot is not None else None
-            reason = self._stop_reason()
-            while reason is None and self.epoch < cfg.epochs:
-                reason = self._run_epoch(train, val_data, carry, resume_rng)
-                resume_rng = None
-            reason = reason or "epochs"
-            if self._saved_at != self._where():
-                self._checkpoint()
-            if self._log is not None:
-                self._log.message(f"training stopped ({reason}) at step {self.step}, epoch {self.epoch}")
-                self._log.close()
-                self._log = None
+            try:
+                self._fit_started = self._interval_started = time.perf_counter()
+                self.callbacks.call("on_train_begin", self, {"step": self.step, "epoch": self.epoch})
+                resume_rng = snapshot.rng if snapshot is not None else None
+                reason = self._stop_reason()
+                while reason is None and self.epoch < cfg.epochs:
+                    reason = self._run_epoch(train, val_data, carry, resume_rng)
+                    resume_rng = None
+                reason = reason or "epochs"
+                if self._saved_at != self._where():
+                    self._checkpoint()
+                if self._log is not None:
+                    self._log.message(f"training stopped ({reason}) at step {self.step}, epoch {self.epoch}")
+                    self._log.close()
+                    self._log = None
+            except BaseException:
+                if self._log is not None:               # the error that stopped training is the one to report
+                    self._log.release()
+                    self._log = None
+                raise
             self.callbacks.call("on_train_end", self, {"step": self.step, "epoch": self.epoch, "stopped": reason})
             self.replicas.barrier()
         return self.history
