@@ -1,6 +1,6 @@
 """Handwriting benchmark: held-out NLL per point of the writers, recognition accuracy, legibility, figures.
 
-    python benchmarks/handwriting.py --steps 2500 --out runs/bench-handwriting
+    python benchmarks/handwriting.py --steps 2000 --out runs/bench-handwriting
 
 Trains, through the command line and one intra-op thread each, on KanjiVG characters (the CHARS
 subset below: a CPU budget), one after another, each for the same number of optimizer steps
@@ -208,7 +208,7 @@ def animation(writer_dir: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--steps", type=int, default=2500, help="optimizer steps of each run")
+    parser.add_argument("--steps", type=int, default=2000, help="optimizer steps of each run")
     parser.add_argument("--minutes", type=float, default=25.0, help="at most this many training minutes a run")
     parser.add_argument("--hidden-size", type=int, default=128)
     parser.add_argument("--out", default="runs/bench-handwriting", help="the run directories")
