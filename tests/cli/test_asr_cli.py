@@ -17,12 +17,7 @@ TINY = ["--n-mels", "16", "--cell", "gru", "--hidden-size", "24", "--layers", "1
         "--conv-stride", "4", "--dropout", "0", "--no-spec-augment", "--batch-size", "16", "--lr", "0.03", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 def samples(text: str, seed: int, gap: float = 0.05) -> list[float]:

@@ -4,20 +4,13 @@ import json
 import re
 
 import pytest
-import torch
 
 from rnnkit.cli.main import main
 
 TINY = ["--epochs", "1", "--embed-size", "8", "--hidden-size", "8", "--quiet"]
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 @pytest.fixture(scope="module")

@@ -14,12 +14,7 @@ RATE = 8000
 TONES = {"a": 300.0, "b": 900.0, "c": 2000.0}
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 def tone(label: str, seconds: float = 0.2, generator=None) -> torch.Tensor:

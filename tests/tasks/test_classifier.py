@@ -8,13 +8,7 @@ from rnnkit.tasks.classifier import Classifier, ClassifierConfig, classification
 from rnnkit.train import TrainConfig, Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 @pytest.mark.parametrize("pooling", ["last", "mean", "max", "attention"])

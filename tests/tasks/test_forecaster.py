@@ -1,7 +1,6 @@
 """The forecaster and its baselines: hand-computed baselines, normalisation round trips, overfitting co2."""
 import numpy as np
 import pytest
-import torch
 
 from rnnkit.data.series import Normalizer, WindowBatches, load_series, windows
 from rnnkit.tasks.forecaster import (Forecaster, ForecasterConfig, forecast_ahead, forecast_windows, naive_forecast,
@@ -9,13 +8,7 @@ from rnnkit.tasks.forecaster import (Forecaster, ForecasterConfig, forecast_ahea
 from rnnkit.train import TrainConfig, Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 def test_baselines_by_hand():

@@ -9,13 +9,7 @@ from rnnkit.tasks.tagger import Tagger, TaggerConfig, tag_sequences, tagging_exa
 from rnnkit.train import TrainConfig, Trainer
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """One intra-op thread: on a loaded 2-core machine more threads only contend."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")      # tests/conftest.py
 
 
 def _short_sentences(name, count, with_entities=False):
