@@ -91,6 +91,17 @@ class RunLog:
     def release(self) -> None:
         """Stops the bar and closes the files after training failed: no ``loss.png``, and an error while
         closing is dropped (the failure that ended training is the one reported)."""
+        self._stop(lambda: contextlib.suppress(OSError))
+
+    def close(self) -> None:
+        """Stops the bar, closes the files and draws ``loss.png``."""
+        self._stop(lambda: writing(self.run_dir))
+        if self.run_dir is not None:
+            with writing(self.run_dir / "loss.png"):
+                plot_losses(self.rows, self.run_dir / "loss.png")
+
+    def _stop(self, on_error) -> None:
+        """Stops the bar and closes each open file inside ``on_error()`` (a context manager for its errors)."""
         if self._progress is not None:
             self._progress.stop()
             self._progress = None
@@ -98,23 +109,8 @@ class RunLog:
             handle = getattr(self, name)
             setattr(self, name, None)
             if handle is not None:
-                with contextlib.suppress(OSError):
+                with on_error():
                     handle.close()
-
-    def close(self) -> None:
-        """Stops the bar, closes the files and draws ``loss.png``."""
-        if self._progress is not None:
-            self._progress.stop()
-            self._progress = None
-        for name in ("_csv", "_events", "_tensorboard"):
-            handle = getattr(self, name)
-            if handle is not None:
-                setattr(self, name, None)
-                with writing(self.run_dir):
-                    handle.close()
-        if self.run_dir is not None:
-            with writing(self.run_dir / "loss.png"):
-                plot_losses(self.rows, self.run_dir / "loss.png")
 
 
 def plot_losses(rows: list[dict], path: Path) -> None:
