@@ -60,7 +60,7 @@ def run_demo(args: argparse.Namespace) -> int:
                      model, vocab, args, args.seed)
     _show_pretrained(args, val_text, device)
     print(f"done in {time.perf_counter() - started:.0f} s; more: rnnkit generate {args.run_dir} --poems 5, or "
-          f"rnnkit generate {PRETRAINED} --poems 5")
+          f"rnnkit generate {PRETRAINED} --poems 5; watch its units in the browser: rnnkit serve {args.run_dir}")
     return 0
 
 
