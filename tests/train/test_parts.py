@@ -1,4 +1,4 @@
-"""The trainer's parts: state trees, sharding without a process group, meters, RNG states."""
+"""The trainer's parts: state trees, sharding without a process group, meters, RNG states, step timing."""
 import random
 
 import numpy as np
@@ -8,8 +8,11 @@ import torch
 from rnnkit import LSTMState
 from rnnkit.train.distributed import Replicas, shard
 from rnnkit.train.metrics import Meter
+from rnnkit.train.plan import step_seconds
 from rnnkit.train.rng import get_rng_state, set_rng_state
 from rnnkit.train.tree import detach, flatten, unflatten
+
+from tiny_tasks import Regression, regression_batches
 
 
 def test_flatten_round_trip_keeps_named_tuples():
@@ -56,3 +59,20 @@ def test_rng_states_round_trip():
     draws = (random.random(), np.random.rand(), torch.rand(1))
     set_rng_state(state)
     assert (random.random(), np.random.rand()) == draws[:2] and torch.equal(torch.rand(1), draws[2])
+
+
+def test_step_seconds_times_each_pass_after_the_warm_up_and_leaves_the_model_unchanged():
+    class Ticking(Regression):                       # each loss advances the clock by its batch's rows
+        now = 0.0
+
+        def loss(self, batch, state=None):
+            Ticking.now += batch[0].shape[0]
+            return super().loss(batch, state)
+
+    model = Ticking().eval()
+    before = [p.detach().clone() for p in model.parameters()]
+    batches = [(x[:rows], y[:rows]) for rows, (x, y) in zip([4, 2, 3, 1], regression_batches(4))]
+    assert step_seconds(model, batches, steps=2, warmup=1, clock=lambda: Ticking.now) == [2.0, 3.0]
+    assert step_seconds(model, batches, steps=9, warmup=2, clock=lambda: Ticking.now) == [3.0, 1.0]  # ran out
+    assert model.training and all(p.grad is None for p in model.parameters())
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))

@@ -129,12 +129,9 @@ def _seconds_per_step(model, batches, device) -> float:
     The fastest, not the mean: on a loaded machine it is the speed the run can reach (the step
     estimate errs high, and the time limit ends a run that turns out slower).
     """
-    timings = []
-    for index, batch in zip(range(4), batches):
-        begin = time.perf_counter()
-        model.loss(batch.to(device)).loss.backward()
-        if index >= 1:
-            timings.append(time.perf_counter() - begin)
+    from ..train.plan import step_seconds
+
+    timings = step_seconds(model, (batch.to(device) for batch in batches), steps=3)
     if not timings:
         raise CommandError("corpus: too short for one training batch")
     return min(timings)
