@@ -24,9 +24,15 @@ import torch
 from .config import TrainConfig
 
 
-def build_optimizer(params: Iterable[torch.nn.Parameter], config: TrainConfig) -> torch.optim.Optimizer:
-    """The ``torch.optim`` optimizer named by ``config.optimizer`` over ``params``."""
-    params = [p for p in params if p.requires_grad]
+def build_optimizer(params: Iterable[torch.nn.Parameter] | Iterable[dict],
+                    config: TrainConfig) -> torch.optim.Optimizer:
+    """The ``torch.optim`` optimizer named by ``config.optimizer`` over ``params``: parameters, or
+    parameter groups ``{"params": [...], "lr_scale": s}`` whose learning rate is ``s`` times the
+    schedule's (discriminative learning rates, :func:`rnnkit.train.finetune.discriminative_groups`)."""
+    items = list(params)
+    groups = items if items and isinstance(items[0], dict) else [{"params": items}]
+    groups = [{**group, "params": [p for p in group["params"] if p.requires_grad]} for group in groups]
+    params = [{**group, "lr": config.lr * group.get("lr_scale", 1.0)} for group in groups if group["params"]]
     if not params:
         raise ValueError("model: expected at least one parameter with requires_grad=True, got none")
     lr, decay = config.lr, config.weight_decay
@@ -78,10 +84,11 @@ class LRSchedule:
         return cfg.lr * warmup * decay
 
     def apply(self, optimizer: torch.optim.Optimizer, step: int) -> float:
-        """Sets every parameter group's lr for the update after ``step`` steps; returns it."""
+        """Sets every parameter group's lr for the update after ``step`` steps (times the group's
+        ``lr_scale``, if it has one); returns the unscaled lr."""
         lr = self.lr(step)
         for group in optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * group.get("lr_scale", 1.0)
         return lr
 
     def observe(self, val_loss: float) -> None:

@@ -77,6 +77,8 @@ class Trainer:
         overwrite: a fresh ``fit`` into a path replaces what rnnkit wrote there (only that).
         optimizer: a ``torch.optim.Optimizer`` over the model's parameters instead of ``config.optimizer``.
         scheduler: a ``torch.optim.lr_scheduler`` object of ``optimizer`` (see :class:`Updater`).
+        param_groups: parameter groups ``{"params": [...], "lr_scale": s}`` of the named optimizer, each
+            group's lr ``s`` times the schedule's (e.g. :func:`rnnkit.train.finetune.discriminative_groups`).
 
     Attributes:
         model: the module trained (the original module of a compiled one).
@@ -90,7 +92,8 @@ class Trainer:
     def __init__(self, model: nn.Module, config: TrainConfig = TrainConfig(),
                  run_dir: str | Path | RunDir | None = None, callbacks: list[Callback] | tuple = (),
                  metadata: dict | None = None, device=None, *, overwrite: bool = False,
-                 optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None):
+                 optimizer: torch.optim.Optimizer | None = None, scheduler: Any = None,
+                 param_groups: list[dict] | None = None):
         if not isinstance(config, TrainConfig):
             raise ValueError(f"config: expected a rnnkit.train.TrainConfig, got {type(config).__name__}")
         model, compiler = split_compiled(model, config.compile) if isinstance(model, nn.Module) else (model, None)
@@ -112,7 +115,7 @@ class Trainer:
             raise ValueError(f"precision: 'fp16' needs a CUDA device, got device {self.device}; use 'bf16' or 'fp32'")
         self.model = model.to(self.device)
         self._loss_module = distributed.wrap(self.model, self.replicas, compiler)
-        self.updater = Updater(self.model, config, optimizer, scheduler)
+        self.updater = Updater(self.model, config, optimizer, scheduler, param_groups)
         self.history = History()
         self.callbacks = CallbackList([self.history, *callbacks])
         self.stop_training = False

@@ -37,14 +37,18 @@ class Updater:
         config: the :class:`TrainConfig` (clipping, precision; the optimizer and schedule when named).
         optimizer: a ``torch.optim.Optimizer`` over ``model``'s parameters, or None to build ``config.optimizer``.
         scheduler: a ``torch.optim.lr_scheduler`` object of ``optimizer`` (needs ``optimizer``), or None.
+        param_groups: for the named optimizer, groups ``{"params": [...], "lr_scale": s}`` that cover the
+            model's trainable parameters, each group's lr ``s`` times the schedule's; None: one group.
     """
 
     def __init__(self, model: nn.Module, config: TrainConfig, optimizer: torch.optim.Optimizer | None = None,
-                 scheduler: LRScheduler | None = None):
+                 scheduler: LRScheduler | None = None, param_groups: list[dict] | None = None):
         _check_objects(model, config, optimizer, scheduler)
+        _check_groups(model, optimizer, param_groups)
         self.config, self._model = config, model
         self.named = optimizer is None
-        self.optimizer = build_optimizer(model.parameters(), config) if optimizer is None else optimizer
+        self._params = list(model.parameters()) if param_groups is None else param_groups
+        self.optimizer = build_optimizer(self._params, config) if optimizer is None else optimizer
         self.scheduler = scheduler
         self.scaler = torch.amp.GradScaler("cuda") if config.precision == "fp16" else None
         self.schedule: LRSchedule | None = None
@@ -68,8 +72,9 @@ class Updater:
 
     @property
     def lr(self) -> float:
-        """The learning rate of the first parameter group."""
-        return self.optimizer.param_groups[0]["lr"]
+        """The learning rate of the first parameter group (divided by its ``lr_scale``: the schedule's)."""
+        group = self.optimizer.param_groups[0]
+        return group["lr"] / group.get("lr_scale", 1.0)
 
     def plan(self, total_steps: int | None) -> None:
         """Sets up the named schedule for a run of ``total_steps`` optimizer steps (None: unknown)."""
@@ -166,7 +171,7 @@ class Updater:
         """A fresh optimizer: the named one is rebuilt (NT-ASGD's trigger and average restart too), an
         optimizer object forgets its state."""
         if self.named:
-            self.optimizer = build_optimizer(self._model.parameters(), self.config)
+            self.optimizer = build_optimizer(self._params, self.config)
             self.average = self._fresh_average()
         else:
             self.optimizer.state.clear()
@@ -193,6 +198,20 @@ def _check_objects(model: nn.Module, config: TrainConfig, optimizer: Any, schedu
         except (TypeError, ValueError) as err:
             raise ValueError(f"scheduler: its state_dict must be JSON-serialisable to be checkpointed ({err})") \
                 from None
+
+
+def _check_groups(model: nn.Module, optimizer: Any, param_groups: list[dict] | None) -> None:
+    """Parameter groups go with the named optimizer and hold each trainable parameter of the model once."""
+    if param_groups is None:
+        return
+    if optimizer is not None:
+        raise ValueError("param_groups: an optimizer object has its own groups; pass one or the other")
+    grouped = [id(p) for group in param_groups for p in group["params"]]
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    if len(grouped) != len(set(grouped)) or not trainable <= set(grouped) \
+            or not set(grouped) <= {id(p) for p in model.parameters()}:
+        raise ValueError("param_groups: expected groups that hold every trainable parameter of the model "
+                         "once and nothing else")
 
 
 def _apply_config(optimizer: torch.optim.Optimizer, config: TrainConfig) -> None:
