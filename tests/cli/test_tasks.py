@@ -4,6 +4,7 @@ import json
 import re
 
 import pytest
+import torch
 
 from rnnkit.cli.main import main
 
@@ -65,6 +66,39 @@ def test_classifier_train_and_classify(tmp_path, capsys, monkeypatch):
     rows = [line.split("\t") for line in capsys.readouterr().out.splitlines()]
     assert [r[2] for r in rows] == ["质量很好", "太差了"] and all(r[0] in ("neg", "pos") for r in rows)
     assert all(0.5 <= float(r[1]) <= 1.0 for r in rows)
+
+
+def test_classifier_from_a_pretrained_language_model(tmp_path, capsys):
+    from rnnkit.data.classification import reviews_zh
+    from rnnkit.tasks.classifier import Classifier
+    from rnnkit.tasks.lm import LanguageModel
+
+    corpus = tmp_path / "reviews.txt"
+    corpus.write_text("\n".join(text for text, _ in reviews_zh().split()[0][:300]), encoding="utf-8")
+    lm_dir, run_dir = tmp_path / "lm", tmp_path / "run"
+    assert main(["train", "lm", "--corpus", str(corpus), "--run-dir", str(lm_dir), "--max-steps", "3",
+                 "--layers", "2", "--sample-length", "0", "--seq-len", "20", *TINY]) == 0
+    assert main(["train", "classifier", "--corpus", "reviews-zh", "--run-dir", str(run_dir), "--limit", "24",
+                 "--max-len", "30", "--pretrained", str(lm_dir), "--pooling", "concat", "--lr-decay", "2.6",
+                 "--gradual-unfreezing", "--select", "accuracy", *TINY]) == 0
+    err = capsys.readouterr().err
+    assert "encoder: the embedding and 2 LSTM layer(s)" in err and re.search(r"best dev accuracy 0\.\d{4}", err)
+    lm, (model, metadata) = LanguageModel.from_checkpoint(lm_dir), Classifier.from_checkpoint(run_dir)
+    assert model.config.pooling == "concat" and not model.config.bidirectional
+    assert metadata["encoder"]["vocab"] == lm_checkpoint_vocab(lm_dir) and metadata["encoder"]["bigram_vocab"] is None
+    assert torch.equal(model.features.embedding.weight, lm.embedding.weight)          # frozen in epoch 0
+    assert all(torch.equal(p, q) for p, q in zip(model.rnn.parameters(), lm.rnn.parameters()))
+    assert main(["classify", str(run_dir), "质量很好"]) == 0
+    assert main(["train", "classifier", "--corpus", "reviews-zh", "--run-dir", str(tmp_path / "bad"), "--limit", "24",
+                 "--pretrained", str(run_dir), *TINY]) != 0
+    err = capsys.readouterr().err
+    assert "--pretrained: " in err and "expected a rnnkit.tasks.lm.LanguageModel" in err
+
+
+def lm_checkpoint_vocab(run_dir):
+    from rnnkit.train import load_checkpoint
+
+    return load_checkpoint(run_dir).metadata["vocabulary"]
 
 
 def test_forecaster_train_and_forecast(tmp_path, capsys):

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .errors import CommandError
 from .flags import add
 from .task import TrainTask, format_scores, input_lines, register_predict, register_task, task_checkpoint
 
@@ -26,8 +27,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(data, "limit")
     model = parser.add_argument_group("model")
     add(model, "cell", "lstm", choices=("lstm", "gru"))
-    model.add_argument("--pooling", choices=["last", "mean", "max", "attention"], default="max",
-                       help="how the outputs over time become one vector")
+    model.add_argument("--pooling", choices=["last", "mean", "max", "attention", "concat"], default="max",
+                       help="how the outputs over time become one vector (concat: [last; max; mean])")
     add(model, "embed_size", 100)
     add(model, "bigrams", True)
     add(model, "bigram_embed_size", 50)
@@ -37,6 +38,18 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(model, "layers", 1)
     add(model, "bidirectional", True)
     add(model, "dropout", 0.3)
+    model.add_argument("--pretrained", metavar="RUN_DIR",
+                       help="start from the language model of this `rnnkit train lm` run (ULMFiT): its vocabulary, "
+                            "embedding and LSTM/GRU stack, unidirectional; --cell, --embed-size, --hidden-size, "
+                            "--layers, --bidirectional and --bigrams do not apply then")
+    tuning = parser.add_argument_group("fine-tuning")
+    tuning.add_argument("--lr-decay", type=float, default=1.0,
+                        help="discriminative learning rates: each layer group down (head, recurrent layers, "
+                             "embedding) trains this many times slower; ULMFiT's 2.6 (default: 1, off)")
+    tuning.add_argument("--gradual-unfreezing", action="store_true",
+                        help="train the head alone in the first epoch, then one layer group more per epoch")
+    tuning.add_argument("--select", choices=["loss", "accuracy"], default="loss",
+                        help="keep the model of the best dev loss or dev accuracy (default: loss)")
 
 
 def run_train(args: argparse.Namespace, run) -> dict:
@@ -45,8 +58,11 @@ def run_train(args: argparse.Namespace, run) -> dict:
     from ..tasks.classifier import Classifier, ClassifierConfig, classification_examples, classify_tokens
     from ..tasks.plots import plot_confusion
     from ..tasks.scoring import classification_scores, format_confusion
+    from ..train.finetune import GradualUnfreezing, discriminative_groups
     from .task import fingerprint
 
+    if not 1.0 <= args.lr_decay < float("inf"):
+        raise CommandError(f"--lr-decay: expected a finite factor >= 1, got {args.lr_decay}")
     options = {"text_column": args.text_column, "label_column": args.label_column, "delimiter": args.delimiter,
                "encoding": args.encoding}
     corpus = load_labelled_texts(args.corpus, **options)
@@ -55,20 +71,26 @@ def run_train(args: argparse.Namespace, run) -> dict:
     train, dev, test = (part[:args.limit] for part in parts) if args.limit else parts
     train, dev, test = ([(split_text(text, args.level)[:args.max_len], label) for text, label in part]
                         for part in (train, dev, test))
-    encoder = TokenEncoder.build([tokens for tokens, _ in train], args.level, args.min_count, args.bigrams,
-                                 args.bigram_min_count)
-    config = ClassifierConfig(len(encoder.vocab), tuple(labels),
-                              len(encoder.bigram_vocab) if encoder.bigram_vocab else 0, args.cell, args.embed_size,
-                              args.bigram_embed_size, args.hidden_size, args.layers, args.bidirectional,
-                              args.pooling, args.dropout)
+    if args.pretrained:
+        model, encoder = pretrained_classifier(args, labels)
+    else:
+        encoder = TokenEncoder.build([tokens for tokens, _ in train], args.level, args.min_count, args.bigrams,
+                                     args.bigram_min_count)
+        model = Classifier(ClassifierConfig(len(encoder.vocab), tuple(labels),
+                                            len(encoder.bigram_vocab) if encoder.bigram_vocab else 0, args.cell,
+                                            args.embed_size, args.bigram_embed_size, args.hidden_size, args.layers,
+                                            args.bidirectional, args.pooling, args.dropout))
     print(f"{corpus.name}: {len(train)}/{len(dev)}/{len(test)} train/dev/test texts, labels {labels}, "
-          f"{len(encoder.vocab)} tokens" + (f", {len(encoder.bigram_vocab)} bigrams" if args.bigrams else ""),
+          f"{len(encoder.vocab)} tokens" + (f", {len(encoder.bigram_vocab)} bigrams" if encoder.bigram_vocab else ""),
           file=sys.stderr)
 
     data = {name: BucketBatches(classification_examples(encoder, part, labels), args.batch_size,
                                 shuffle=name == "train") for name, part in (("train", train), ("dev", dev))}
     metadata = {"task": "classifier", "corpus": corpus.name, "max_len": args.max_len, "encoder": encoder.to_dict()}
-    trainer = run.fit(Classifier(config), data["train"], data["dev"], metadata, data_hash=fingerprint(train))
+    layers = model.layer_groups()
+    trainer = run.fit(model, data["train"], data["dev"], metadata, data_hash=fingerprint(train), select=args.select,
+                      param_groups=discriminative_groups(layers, args.lr_decay),
+                      callbacks=(GradualUnfreezing(layers),) if args.gradual_unfreezing else ())
 
     predicted = classify_tokens(trainer.model, encoder, [tokens for tokens, _ in test], args.batch_size)
     predicted = predicted.argmax(1).tolist()
@@ -85,8 +107,28 @@ TASK = TrainTask(
     description="Trains token (+ bigram) embeddings, an LSTM/GRU and a pooling layer (last state, mean, max or "
                 "attention) on labelled texts, keeps the model with the best dev loss and scores it on the test "
                 "split: accuracy, macro-F1, confusion matrix (printed and RUN_DIR/confusion.png). The split is "
-                "fixed: 80/10/10 % of the texts, shuffled with seed 0 (rnnkit.data.splits).",
+                "fixed: 80/10/10 % of the texts, shuffled with seed 0 (rnnkit.data.splits). With --pretrained the "
+                "embedding and recurrent stack start from a language model (ULMFiT: fine-tune with --lr-decay "
+                "2.6 --gradual-unfreezing --pooling concat).",
     add_flags=add_flags, run=run_train, training={"epochs": 8, "batch_size": 64, "lr": 2e-3, "patience": 3})
+
+
+def pretrained_classifier(args: argparse.Namespace, labels):
+    """``(classifier, token encoder)`` from the language model of ``--pretrained`` (its vocabulary, no bigrams)."""
+    from ..data.sequences import TokenEncoder
+    from ..tasks.classifier import classifier_from_language_model
+    from ..tasks.lm import load_language_model
+
+    try:
+        language_model, vocab, _ = load_language_model(args.pretrained)
+        if vocab.level != args.level:
+            raise ValueError(f"its vocabulary is of {vocab.level}s, --level is {args.level}")
+        model = classifier_from_language_model(language_model, labels, args.pooling, args.dropout)
+    except ValueError as err:
+        raise CommandError(f"--pretrained: {args.pretrained}: {err}") from None
+    print(f"encoder: the embedding and {language_model.config.layers} {language_model.config.cell.upper()} "
+          f"layer(s) of {args.pretrained}", file=sys.stderr)
+    return model, TokenEncoder(vocab)
 
 
 def register(commands, train_commands) -> None:

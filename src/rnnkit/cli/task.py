@@ -159,14 +159,16 @@ class Run:
         return path
 
     def fit(self, model, train_data, dev_data, metadata: dict, *, data_hash: str, keep_best: bool = True,
-            **config: Any):
+            select: str = "loss", callbacks: tuple = (), param_groups: list[dict] | None = None, **config: Any):
         """Trains ``model`` with the Trainer in this run directory; returns the trainer.
 
         Arguments:
             metadata: what the task needs to rebuild its inputs (vocabularies, ...); saved with the checkpoints.
             data_hash: :func:`fingerprint` of the training data; on ``--resume`` a different one is
                 reported (the corpus file changed since the run began).
-            keep_best: keep the weights of the best dev loss in ``RUN_DIR/best`` and load them at the end.
+            keep_best: keep the weights of the best dev ``select`` in ``RUN_DIR/best`` and load them at the end.
+            select: what "best" means: ``loss`` (lowest) or ``accuracy`` (highest; a metric of the model's loss).
+            callbacks: more Trainer callbacks.  param_groups: the Trainer's ``param_groups``.
             **config: TrainConfig fields the flags do not set.
         """
         from ..train import Trainer
@@ -178,13 +180,13 @@ class Run:
         metadata = {**metadata, "data_sha256": data_hash}
         if getattr(args, "resume", False):
             _warn_if_data_changed(self.path, data_hash)
-        callbacks = [_keep_best(self)] if keep_best else []
-        trainer = Trainer(model, train_config(args, **config), run_dir=self.directory, callbacks=callbacks,
-                          metadata=metadata, device=self.device)
+        best = [_keep_best(self, select)] if keep_best else []
+        trainer = Trainer(model, train_config(args, **config), run_dir=self.directory, callbacks=[*best, *callbacks],
+                          metadata=metadata, device=self.device, param_groups=param_groups)
         trainer.fit(train_data, dev_data, resume=getattr(args, "resume", False),
                     reset_optimizer=getattr(args, "reset_optimizer", False))
         if keep_best:
-            callbacks[0].restore(trainer)
+            best[0].restore(trainer)
         trainer.model.eval()
         return trainer
 
@@ -204,17 +206,25 @@ def _warn_if_data_changed(path: Path, data_hash: str) -> None:
               f"now {data_hash[:12]}…): the corpus file changed; resuming on the new data", file=sys.stderr)
 
 
-def _keep_best(run: Run):
-    """A callback that saves the model at each validation that lowers the dev loss into ``RUN_DIR/best``
-    (while fitting), and whose ``restore(trainer)`` loads those weights at the end."""
+SELECT = {"loss": 1.0, "accuracy": -1.0}      # what Run.fit's keep_best may select by: its sign (lower is better)
+
+
+def _keep_best(run: Run, select: str = "loss"):
+    """A callback that saves the model at each validation that improves the dev ``select`` (loss: lower,
+    accuracy: higher) into ``RUN_DIR/best`` (while fitting), and whose ``restore(trainer)`` loads those
+    weights at the end."""
     from ..train import Callback, load_checkpoint, save_checkpoint
     from ..train.restore import BEST
+
+    if select not in SELECT:
+        raise ValueError(f"select: expected one of {', '.join(SELECT)}, got {select!r}")
+    sign, key = SELECT[select], "val_loss" if select == "loss" else f"val_{select}"
 
     class KeepBest(Callback):
         def __init__(self):
             self.best, self.fitting, self.root = float("inf"), False, run.file(BEST)
             if getattr(run.args, "resume", False) and self.root.exists():
-                self.best = load_checkpoint(self.root).state["val_loss"]
+                self.best = sign * load_checkpoint(self.root).state[key]
 
         def on_train_begin(self, trainer, logs):
             self.fitting = True
@@ -223,16 +233,20 @@ def _keep_best(run: Run):
             self.fitting = False
 
         def on_test_end(self, trainer, logs):
-            if self.fitting and logs["loss"] < self.best:
-                self.best = logs["loss"]
+            if select not in logs:
+                raise ValueError(f"select: the model's validation reports no {select!r} (it reports "
+                                 f"{', '.join(logs)})")
+            if self.fitting and sign * logs[select] < self.best:
+                self.best = sign * logs[select]
                 save_checkpoint(self.root, trainer.model, metadata=trainer.metadata, keep=1,
-                                state={"step": trainer.step, "epoch": trainer.epoch, "val_loss": self.best})
+                                state={"step": trainer.step, "epoch": trainer.epoch, "val_loss": logs["loss"],
+                                       key: logs[select]})
 
         def restore(self, trainer):
             if self.root.exists():
                 best = load_checkpoint(self.root)
                 trainer.model.load_state_dict(best.weights)
-                print(f"best dev loss {best.state['val_loss']:.4f} at step {best.state['step']}; scoring that model",
+                print(f"best dev {select} {best.state[key]:.4f} at step {best.state['step']}; scoring that model",
                       file=sys.stderr)
 
     return KeepBest()

@@ -8,9 +8,13 @@ r"""Sequence classification (N -> 1): one label per text, e.g. the sentiment of 
         max:        max_t h_t  (per unit)
         attention:  Σ_t a_t h_t,  a = softmax_t(v^T tanh(W h_t + b))   (Yang et al. 2016; a learned
                     query through :class:`rnnkit.nn.attention.Attention`'s Bahdanau score)
+        concat:     [last; max; mean]                             (ULMFiT's concat pooling)  (B, 3*D*H)
     p(y | x) = softmax(W_o dropout(s) + b_o)                                                   (B, C)
 
-Trained on the mean cross-entropy per text.
+Trained on the mean cross-entropy per text. :func:`classifier_from_language_model` starts E and the
+RNN from a pretrained :class:`~rnnkit.tasks.lm.LanguageModel` (ULMFiT, Howard & Ruder 2018); its
+:meth:`Classifier.layer_groups` (embedding, each recurrent layer, head) are what
+:mod:`rnnkit.train.finetune` gives discriminative learning rates and unfreezes gradually.
 """
 from __future__ import annotations
 
@@ -28,9 +32,10 @@ from ..nn.attention import Attention
 from ..recurrent import GRU, LSTM
 from ._config import check_choice, check_positive, check_rate, config_from_dict
 from .features import TokenFeatures
+from .lm import LanguageModel
 
 CELLS = {"lstm": LSTM, "gru": GRU}
-POOLINGS = ("last", "mean", "max", "attention")
+POOLINGS = ("last", "mean", "max", "attention", "concat")
 
 
 @dataclass(frozen=True)
@@ -41,7 +46,7 @@ class ClassifierConfig:
         vocab_size: token ids.  labels: the C class names in id order.
         bigram_vocab_size: bigram ids (0: no bigram features).
         cell: ``lstm`` or ``gru``.  embed_size: E.  bigram_embed_size: E_b.  hidden_size: H per direction.
-        layers: L.  bidirectional: D = 2.  pooling: ``last``, ``mean``, ``max`` or ``attention``.
+        layers: L.  bidirectional: D = 2.  pooling: ``last``, ``mean``, ``max``, ``attention`` or ``concat``.
         dropout: on the embeddings, between layers and on the pooled vector.
     """
 
@@ -79,8 +84,8 @@ class Classifier(nn.Module):
     Arguments:
         config: a :class:`ClassifierConfig`.
 
-    Parameters: ``features.*``, ``rnn.*`` (torch.nn names), ``output.weight (C, D*H)``, ``output.bias (C)``;
-    with attention pooling ``query (D*H)`` and ``attention.*`` (W, b, v).
+    Parameters: ``features.*``, ``rnn.*`` (torch.nn names), ``output.weight (C, P)``, ``output.bias (C)``
+    (P = D*H, 3*D*H with concat pooling); with attention pooling ``query (D*H)`` and ``attention.*`` (W, b, v).
     """
 
     def __init__(self, config: ClassifierConfig):
@@ -95,7 +100,7 @@ class Classifier(nn.Module):
             self.query = nn.Parameter(torch.empty(width).uniform_(-0.1, 0.1))
             self.attention = Attention("bahdanau", width, width)
         self.dropout = nn.Dropout(config.dropout)
-        self.output = nn.Linear(width, len(config.labels))
+        self.output = nn.Linear(3 * width if config.pooling == "concat" else width, len(config.labels))
 
     def forward(self, tokens: torch.Tensor, lengths: torch.Tensor, bigrams: torch.Tensor | None = None) -> torch.Tensor:
         """Class scores.
@@ -110,8 +115,13 @@ class Classifier(nn.Module):
         return self.output(self.dropout(self.pool(h, final, lengths)))             # (B, C)
 
     def pool(self, h: torch.Tensor, final, lengths: torch.Tensor) -> torch.Tensor:
-        """The sequence vector ``s (B, D*H)`` of outputs ``h (B, T, D*H)`` (zero at padding) and the final state."""
+        """The sequence vector ``s (B, P)`` of outputs ``h (B, T, D*H)`` (zero at padding) and the final state."""
         pooling = self.config.pooling
+        if pooling == "concat":
+            return torch.cat([self._pool(name, h, final, lengths) for name in ("last", "max", "mean")], dim=1)
+        return self._pool(pooling, h, final, lengths)                              # (B, D*H)
+
+    def _pool(self, pooling: str, h: torch.Tensor, final, lengths: torch.Tensor) -> torch.Tensor:
         if pooling == "last":
             h_n = state_leaves(final)[0]                                           # (L*D, B, H)
             directions = 2 if self.config.bidirectional else 1
@@ -123,6 +133,15 @@ class Classifier(nn.Module):
             return h.masked_fill(~valid[:, :, None], float("-inf")).amax(1)        # (B, D*H)
         query = self.query.expand(h.shape[0], -1)                                  # (B, D*H)
         return self.attention(query, h, valid)[0]                                  # (B, D*H)
+
+    def layer_groups(self) -> list[list[nn.Parameter]]:
+        """The parameters bottom first: the input features, each recurrent layer (both directions), the head."""
+        directions = 2 if self.config.bidirectional else 1
+        rnn = [[p for d in range(directions) for p in self.rnn.cell(layer, d).parameters()]
+               for layer in range(self.config.layers)]
+        below = {id(p) for group in [list(self.features.parameters()), *rnn] for p in group}
+        head = [p for p in self.parameters() if id(p) not in below]
+        return [list(self.features.parameters()), *rnn, head]
 
     def loss(self, batch: SequenceBatch, state=None) -> LossOutput:
         """Mean cross-entropy per text, with the batch ``accuracy``."""
@@ -148,6 +167,27 @@ class Classifier(nn.Module):
         model, checkpoint = restore_model(source, cls, ClassifierConfig, vocabularies=ENCODER_VOCABULARIES,
                                           device=device)
         return model, checkpoint.metadata
+
+
+def classifier_from_language_model(language_model: LanguageModel, labels: Sequence[str], pooling: str = "concat",
+                                   dropout: float = 0.3) -> Classifier:
+    """A unidirectional :class:`Classifier` whose embedding E and recurrent stack are copies of a trained
+    language model's (token ids as its vocabulary's, no bigram features) under a new head.
+
+    Raises:
+        ValueError: a language model the classifier cannot hold (an Elman cell, cell options such as
+            ``layer_norm`` or ``proj_size``).
+    """
+    lm = language_model.config
+    if lm.cell not in CELLS or lm.cell_options:
+        raise ValueError(f"language_model: expected an LSTM or GRU language model without cell options, got cell "
+                         f"{lm.cell!r} with options {lm.cell_options}")
+    config = ClassifierConfig(lm.vocab_size, tuple(labels), 0, lm.cell, lm.embed_size, hidden_size=lm.hidden_size,
+                              layers=lm.layers, bidirectional=False, pooling=pooling, dropout=dropout)
+    model = Classifier(config)
+    model.features.embedding.load_state_dict(language_model.embedding.state_dict())
+    model.rnn.load_state_dict(language_model.rnn.state_dict())
+    return model
 
 
 def classification_examples(encoder: TokenEncoder, pairs: Sequence[tuple[Sequence[str], str]],
