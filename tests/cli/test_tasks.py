@@ -38,6 +38,28 @@ def test_tag_prints_words_covering_the_text(segmenter, capsys, monkeypatch):
     assert [line.replace(" ", "") for line in capsys.readouterr().out.splitlines()] == ["我爱北京", "", "天安门"]
 
 
+def test_tag_segments_full_and_half_width_text_alike_in_its_own_characters(segmenter, capsys):
+    from rnnkit.tasks.tagger import Tagger
+
+    metadata = Tagger.from_checkpoint(segmenter)[1]
+    assert metadata["encoder"]["normalize"] == "width-classes" and metadata["encoder"]["lexicon"]["words"]
+    half, full = "我在2023年买了iPhone 15手机", "我在２０２３年买了ｉＰｈｏｎｅ　１５手机"
+    assert main(["tag", str(segmenter), half, full]) == 0
+    half_words, full_words = (line.split(" ") for line in capsys.readouterr().out.splitlines())
+    assert "".join(half_words) == "我在2023年买了iPhone15手机" and "".join(full_words) == "".join(full.split())
+    assert [len(w) for w in half_words] == [len(w) for w in full_words]
+    ends = [sum(len(w) for w in half_words[:k + 1]) for k in range(len(half_words))]
+    assert len("我在2023年买了iPhone") in ends                                      # a word ends at the space
+
+
+def test_lexicon_needs_a_segmentation_corpus(tmp_path, capsys):
+    conll = tmp_path / "ner.conll"
+    conll.write_text("John B-PER\nlives O\n\nMary B-PER\n", encoding="utf-8")
+    assert main(["train", "tagger", "--corpus", str(conll), "--lexicon", "--run-dir", str(tmp_path / "r"),
+                 *TINY]) == 2
+    assert "--lexicon: needs a character-level BMES corpus" in capsys.readouterr().err
+
+
 def test_tagger_on_a_user_conll_file_prints_entities(tmp_path, capsys):
     sentences = [f"{name} B-PER\nvisited O\n{city} B-LOC\n{second} I-LOC\n"
                  for name, city, second in [("Anna", "New", "York"), ("Li", "San", "Jose"), ("Bo", "Hong", "Kong")] * 4]

@@ -2,8 +2,12 @@
 import pytest
 
 from rnnkit.data.splits import split_indices
+from pathlib import Path
+
 from rnnkit.data.tagging import (bio_tags, bmes_tags, detect_scheme, entity_spans, load_tagging_corpus,
-                                 merge_person_names, repair_bio, words_from_bmes)
+                                 merge_person_names, read_segmented, repair_bio, word_spans, words_from_bmes)
+
+SEG_WEB = Path(__file__).parents[2] / "benchmarks" / "data" / "seg-web50.tsv"
 
 
 @pytest.mark.parametrize("words", [["迈向", "充满", "希望", "的", "新", "世纪"], ["一九九八年"], ["的"], ["ab", "c", "def"]])
@@ -20,6 +24,29 @@ def test_bmes_tags_by_hand():
 def test_invalid_bmes_still_covers_every_character():
     assert words_from_bmes(list("abcd"), ["B", "B", "M", "S"]) == ["a", "bc", "d"]
     assert words_from_bmes(list("abc"), ["M", "E", "E"]) == ["ab", "c"]
+
+
+def test_word_spans_are_offsets_into_the_raw_text_and_stop_at_spaces():
+    text = " 用 iPhone 15拍照 "
+    tags = bmes_tags(["用", "iPhone15", "拍照"])                      # a tagger that joins across the space
+    spans = word_spans(text, tags)
+    assert spans == [(1, 2), (3, 9), (10, 12), (12, 14)]
+    assert [text[a:b] for a, b in spans] == ["用", "iPhone", "15", "拍照"]
+    with pytest.raises(ValueError, match="expected one tag per token"):
+        word_spans(text, tags[:-1])
+
+
+def test_the_hand_segmented_web_set_reads_and_checks(tmp_path):
+    pairs = read_segmented(SEG_WEB)
+    assert len(pairs) == 50 and sum(len(words) for _, words in pairs) == 542
+    assert ("我在2023年买了iPhone 15，花了5999元。", "我 在 2023年 买 了 iPhone 15 ， 花 了 5999 元 。".split()) in pairs
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("iPhone 15\tiPhone15\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="a word spans a space"):
+        read_segmented(bad)
+    bad.write_text("我们\t我 他\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="the words join to '我他'"):
+        read_segmented(bad)
 
 
 @pytest.mark.parametrize("entities", [[], [(0, 2, "PER"), (3, 4, "LOC")], [(0, 1, "LOC"), (1, 3, "LOC")],

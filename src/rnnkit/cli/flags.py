@@ -156,6 +156,10 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "bigrams": ("--bigrams", {"action": argparse.BooleanOptionalAction, "help": "left/right bigram embeddings"}),
     "bigram_embed_size": ("--bigram-embed-size", {"type": positive_int, "help": "bigram embedding size"}),
     "bigram_min_count": ("--bigram-min-count", {"type": positive_int, "help": "rarer bigrams read as <unk>"}),
+    "lexicon_max_len": ("--lexicon-max-len", {"type": _typed(_int_at_least(2), "an integer >= 2"),
+                                              "help": "longest dictionary word matched (characters)"}),
+    "lexicon_embed_size": ("--lexicon-embed-size", {"type": positive_int,
+                                                    "help": "embedding size of the dictionary match patterns"}),
     "tie_weights": ("--tie-weights", {"action": "store_true",
                                       "help": "share the embedding with the output layer (needs embed = hidden size)"}),
     # training: every TrainConfig field

@@ -25,6 +25,15 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(model, "bigram_embed_size", 50)
     add(model, "min_count", 2)
     add(model, "bigram_min_count", 2)
+    model.add_argument("--normalize", action=argparse.BooleanOptionalAction,
+                       help="read characters in their normal form: full-width as half-width, digits and Latin "
+                            "letters as class symbols; the output keeps the input's characters (default: on for "
+                            "character-level BMES corpora)")
+    model.add_argument("--lexicon", action=argparse.BooleanOptionalAction,
+                       help="dictionary features: which training words (seen twice or more) start and end at each "
+                            "character (default: on for character-level BMES corpora)")
+    add(model, "lexicon_max_len", 4)
+    add(model, "lexicon_embed_size", 16)
     add(model, "hidden_size", 150)
     add(model, "layers", 1)
     add(model, "dropout", 0.2)
@@ -40,18 +49,28 @@ def run_train(args: argparse.Namespace, run) -> dict:
     from .task import fingerprint
 
     corpus = load_tagging_corpus(args.corpus, args.encoding, args.file_format)
+    segmenting = corpus.scheme == "bmes" and corpus.level == "char"
+    normalize = segmenting if args.normalize is None else args.normalize
+    use_lexicon = segmenting if args.lexicon is None else args.lexicon
+    if use_lexicon and not segmenting:
+        raise CommandError(f"--lexicon: needs a character-level BMES corpus, {corpus.name} is "
+                           f"{corpus.level}-level with scheme {corpus.scheme}")
     train, dev, test = (part[:args.limit] for part in corpus.split()) if args.limit else corpus.split()
     if not train or not dev or not test:
         raise CommandError(f"--corpus: {len(corpus.sentences)} sentences are too few for train/dev/test")
     use_bigrams = corpus.level == "char" if args.bigrams is None else args.bigrams
     encoder = TokenEncoder.build([tokens for tokens, _ in train], corpus.level, args.min_count, use_bigrams,
-                                 args.bigram_min_count)
+                                 args.bigram_min_count, "width-classes" if normalize else None,
+                                 [words_from_bmes(t, tags) for t, tags in train] if use_lexicon else None,
+                                 args.lexicon_max_len)
     config = TaggerConfig(len(encoder.vocab), tuple(corpus.tags), corpus.scheme,
                           len(encoder.bigram_vocab) if encoder.bigram_vocab else 0, args.cell, args.embed_size,
-                          args.bigram_embed_size, args.hidden_size, args.layers, args.dropout, args.decoder)
+                          args.bigram_embed_size, args.hidden_size, args.layers, args.dropout, args.decoder,
+                          encoder.lexicon.size if encoder.lexicon else 0, args.lexicon_embed_size)
     print(f"{corpus.name}: {len(train)}/{len(dev)}/{len(test)} train/dev/test sentences, scheme {corpus.scheme}, "
-          f"{len(encoder.vocab)} tokens" + (f", {len(encoder.bigram_vocab)} bigrams" if use_bigrams else ""),
-          file=sys.stderr)
+          f"{len(encoder.vocab)} tokens" + (f", {len(encoder.bigram_vocab)} bigrams" if use_bigrams else "")
+          + (f", {len(encoder.lexicon)} dictionary words" if use_lexicon else "")
+          + (f", normal form {encoder.normalize}" if normalize else ""), file=sys.stderr)
     data = {name: BucketBatches(tagging_examples(encoder, part, config.tags), args.batch_size, shuffle=name == "train")
             for name, part in (("train", train), ("dev", dev))}
     metadata = {"task": "tagger", "corpus": corpus.name, "scheme": corpus.scheme, "encoder": encoder.to_dict()}
@@ -85,8 +104,9 @@ TASK = TrainTask(
 def register(commands, train_commands) -> None:
     register_task(train_commands, TASK)
     register_predict(commands, "tag", help="tag text with a trained tagger: words, entities or tags",
-                     description="Prints, for each input text, the words (segmentation), the entities as TEXT/TYPE "
-                                 "(NER) or TOKEN/TAG pairs, one output line per input line.",
+                     description="Prints, for each input text, the words (segmentation: the input's own "
+                                 "characters, never joined across a space), the entities as TEXT/TYPE (NER) or "
+                                 "TOKEN/TAG pairs, one output line per input line.",
                      inputs=("texts", "TEXT", "texts to tag (default: stdin, a sentence a line)"), batch_size=64,
                      func=run_tag)
 
@@ -94,14 +114,18 @@ def register(commands, train_commands) -> None:
 def run_tag(args: argparse.Namespace) -> int:
     from ..data.sequences import TokenEncoder
     from ..data.tagging import entity_spans, words_from_bmes
-    from ..tasks.tagger import Tagger, tag_sequences
+    from ..tasks.tagger import Tagger, segment_texts, tag_sequences
     from .task import resolve_device
 
     model, metadata = Tagger.from_checkpoint(task_checkpoint(args.run_dir, "tagger"), device=resolve_device(args.device))
     encoder = TokenEncoder.from_dict(metadata["encoder"])
     lines = input_lines(args.texts)
-    token_lists = [encoder.split(line) for line in lines]
     scheme = model.config.scheme
+    if scheme == "bmes" and encoder.vocab.level == "char":
+        for line, spans in zip(lines, segment_texts(model, encoder, lines, args.batch_size)):
+            print(" ".join(line[start:end] for start, end in spans))
+        return 0
+    token_lists = [encoder.split(line) for line in lines]
     for tokens, tags in zip(token_lists, tag_sequences(model, encoder, token_lists, args.batch_size)):
         if scheme == "bmes":
             print(" ".join(words_from_bmes(tokens, tags)))

@@ -9,6 +9,11 @@ standard input of Chinese segmenters (Chen et al. 2015)::
     left     <s>迈 迈向 向充
     right    迈向 向充 充</s>
 
+A character tagger may also read the characters in a normal form (:mod:`rnnkit.data.textnorm`:
+full-width and half-width forms alike, digits and Latin letters as class symbols) and the match
+patterns of a word dictionary (:mod:`rnnkit.data.lexicon`); both are one value per token, so the
+tags still line up with the user's characters.
+
 Batches put sequences of similar length together (:class:`BucketBatches`), so little time is
 spent on padding; a batch's steps beyond a row's length are padding (``lengths`` says where).
 """
@@ -20,6 +25,8 @@ from typing import Any, Iterator, Sequence
 
 import torch
 
+from .lexicon import Lexicon
+from .textnorm import check_normalizer, normal_form
 from .vocab import Vocabulary
 
 BOS, EOS = "<s>", "</s>"
@@ -58,24 +65,37 @@ def split_text(text: str, level: str) -> list[str]:
 
 
 class TokenEncoder:
-    """Token ids, and optionally bigram ids, of token sequences.
+    """Token ids, and optionally bigram ids and dictionary match patterns, of token sequences.
 
     Arguments:
         vocab: the token vocabulary (its ``level`` says how raw text splits: characters or whitespace).
         bigram_vocab: the bigram vocabulary, or None for no bigram features.
+        normalize: the normal form tokens are read in before any lookup (``width-classes``, see
+            :mod:`rnnkit.data.textnorm`), or None: the tokens as they are.
+        lexicon: a word dictionary in that normal form (character level only), or None.
     """
 
-    def __init__(self, vocab: Vocabulary, bigram_vocab: Vocabulary | None = None):
-        self.vocab, self.bigram_vocab = vocab, bigram_vocab
+    def __init__(self, vocab: Vocabulary, bigram_vocab: Vocabulary | None = None, normalize: str | None = None,
+                 lexicon: Lexicon | None = None):
+        check_normalizer(normalize)
+        if lexicon is not None and vocab.level != "char":
+            raise ValueError(f"lexicon: dictionary features need character tokens, the vocabulary is {vocab.level}-level")
+        self.vocab, self.bigram_vocab, self.normalize, self.lexicon = vocab, bigram_vocab, normalize, lexicon
 
     @classmethod
     def build(cls, sequences: Sequence[Sequence[str]], level: str = "char", min_count: int = 1,
-              use_bigrams: bool = False, bigram_min_count: int = 2) -> "TokenEncoder":
-        """Vocabularies counted on (training) ``sequences``; see :func:`count_vocabulary`."""
-        vocab = count_vocabulary(sequences, level, min_count)
-        bigram_vocab = count_vocabulary([bigrams(s) for s in sequences], level, bigram_min_count) \
+              use_bigrams: bool = False, bigram_min_count: int = 2, normalize: str | None = None,
+              lexicon_words: Sequence[Sequence[str]] | None = None, lexicon_max_len: int = 4) -> "TokenEncoder":
+        """Vocabularies counted on (training) ``sequences`` in their normal form (see :func:`count_vocabulary`);
+        with ``lexicon_words`` (the word lists of the same sentences) also the dictionary of :meth:`Lexicon.build`."""
+        symbols = [normal_form(s, normalize) for s in sequences]
+        vocab = count_vocabulary(symbols, level, min_count)
+        bigram_vocab = count_vocabulary([bigrams(s) for s in symbols], level, bigram_min_count) \
             if use_bigrams else None
-        return cls(vocab, bigram_vocab)
+        lexicon = None if lexicon_words is None else Lexicon.build(
+            [["".join(normal_form(word, normalize)) for word in words] for words in lexicon_words],
+            max_len=lexicon_max_len)
+        return cls(vocab, bigram_vocab, normalize, lexicon)
 
     def split(self, text: str) -> list[str]:
         """Raw text to tokens at the vocabulary's level (:func:`split_text`)."""
@@ -83,7 +103,8 @@ class TokenEncoder:
 
     def encode(self, tokens: Sequence[str]) -> tuple[list[int], list[tuple[int, int]] | None]:
         """``(ids, bigram_ids)``: one id per token and, per token, its (left, right) bigram ids
-        (None without bigrams)."""
+        (None without bigrams), both of the tokens' normal form."""
+        tokens = normal_form(tokens, self.normalize)
         get = self.vocab.index.get
         ids = [get(t, 0) for t in tokens]
         if self.bigram_vocab is None:
@@ -92,16 +113,24 @@ class TokenEncoder:
         pair_ids = [get_pair(b, 0) for b in bigrams(tokens)]
         return ids, list(zip(pair_ids[:-1], pair_ids[1:]))
 
+    def example(self, tokens: Sequence[str], target: Any = None) -> "Example":
+        """The :class:`Example` of ``tokens``: :meth:`encode`, and the dictionary match patterns with a lexicon."""
+        ids, pairs = self.encode(tokens)
+        matches = None if self.lexicon is None else self.lexicon.patterns(normal_form(tokens, self.normalize))
+        return Example(ids, pairs, target, matches)
+
     def to_dict(self) -> dict[str, Any]:
         return {"vocab": self.vocab.to_dict(),
-                "bigram_vocab": None if self.bigram_vocab is None else self.bigram_vocab.to_dict()}
+                "bigram_vocab": None if self.bigram_vocab is None else self.bigram_vocab.to_dict(),
+                "normalize": self.normalize, "lexicon": None if self.lexicon is None else self.lexicon.to_dict()}
 
     @classmethod
     def from_dict(cls, data: Any) -> "TokenEncoder":
         if not isinstance(data, dict) or "vocab" not in data:
             raise ValueError(f"encoder: expected a dict with 'vocab' and 'bigram_vocab', got {type(data).__name__}")
-        bigram = data.get("bigram_vocab")
-        return cls(Vocabulary.from_dict(data["vocab"]), None if bigram is None else Vocabulary.from_dict(bigram))
+        bigram, lexicon = data.get("bigram_vocab"), data.get("lexicon")
+        return cls(Vocabulary.from_dict(data["vocab"]), None if bigram is None else Vocabulary.from_dict(bigram),
+                   data.get("normalize"), None if lexicon is None else Lexicon.from_dict(lexicon))
 
 
 @dataclass
@@ -113,26 +142,31 @@ class SequenceBatch:
         lengths: ``(B,)`` valid steps per row.
         targets: ``(B, T)`` tag ids (-1 at padded steps), ``(B,)`` class ids, or ``(B, M)`` values; None to predict.
         bigrams: ``(B, T, 2)`` left/right bigram ids, or None.
+        lexicon: ``(B, T)`` dictionary match patterns (0 at padded steps), or None.
     """
 
     tokens: torch.Tensor
     lengths: torch.Tensor
     targets: torch.Tensor | None = None
     bigrams: torch.Tensor | None = None
+    lexicon: torch.Tensor | None = None
 
     def to(self, device: torch.device | str) -> "SequenceBatch":
         move = (lambda t: None if t is None else t.to(device, non_blocking=True))
-        return SequenceBatch(move(self.tokens), move(self.lengths), move(self.targets), move(self.bigrams))
+        return SequenceBatch(move(self.tokens), move(self.lengths), move(self.targets), move(self.bigrams),
+                             move(self.lexicon))
 
 
 @dataclass(frozen=True)
 class Example:
-    """One encoded sequence: ``ids``, optional ``bigram_ids`` pairs and its target
-    (a list of tag ids, a class id, a list of values, or None)."""
+    """One encoded sequence: ``ids``, optional ``bigram_ids`` pairs, its target
+    (a list of tag ids, a class id, a list of values, or None) and optional dictionary ``matches``
+    (one pattern per token, :meth:`rnnkit.data.lexicon.Lexicon.patterns`)."""
 
     ids: list[int]
     bigram_ids: list[tuple[int, int]] | None = None
     target: Any = None
+    matches: list[int] | None = None
 
 
 def collate(examples: Sequence[Example]) -> SequenceBatch:
@@ -149,7 +183,12 @@ def collate(examples: Sequence[Example]) -> SequenceBatch:
         pairs = torch.zeros(len(examples), time, 2, dtype=torch.long)              # (B, T, 2)
         for b, e in enumerate(examples):
             pairs[b, :len(e.ids)] = torch.tensor(e.bigram_ids, dtype=torch.long)
-    return SequenceBatch(tokens, lengths, _collate_targets([e.target for e in examples], time), pairs)
+    matches = None
+    if examples[0].matches is not None:
+        matches = torch.zeros(len(examples), time, dtype=torch.long)               # (B, T)
+        for b, e in enumerate(examples):
+            matches[b, :len(e.ids)] = torch.tensor(e.matches, dtype=torch.long)
+    return SequenceBatch(tokens, lengths, _collate_targets([e.target for e in examples], time), pairs, matches)
 
 
 def _collate_targets(targets: list[Any], time: int) -> torch.Tensor | None:

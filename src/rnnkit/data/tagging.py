@@ -90,12 +90,30 @@ def words_from_bmes(tokens: Sequence[str], tags: Sequence[str]) -> list[str]:
     """
     _check_aligned(tokens, tags)
     words: list[str] = []
-    for i, (token, tag) in enumerate(zip(tokens, tags)):
-        if i == 0 or tag in ("B", "S") or tags[i - 1] in ("E", "S"):
+    for token, starts in zip(tokens, _word_starts(tags)):
+        if starts:
             words.append(token)
         else:
             words[-1] += token
     return words
+
+
+def word_spans(text: str, tags: Sequence[str]) -> list[tuple[int, int]]:
+    """The words of raw ``text`` as ``(start, end)`` offsets into it (end exclusive).
+
+    ``tags`` are the BMES tags of its non-whitespace characters (the character-level tokens of
+    :func:`rnnkit.data.sequences.split_text`); a word starts where :func:`words_from_bmes` starts one
+    and after whitespace, so no word spans a space and ``text[start:end]`` are the user's own characters.
+    """
+    offsets = [i for i, c in enumerate(text) if not c.isspace()]
+    _check_aligned(offsets, tags)
+    spans: list[list[int]] = []
+    for k, (i, starts) in enumerate(zip(offsets, _word_starts(tags))):
+        if starts or offsets[k - 1] != i - 1:
+            spans.append([i, i + 1])
+        else:
+            spans[-1][1] = i + 1
+    return [(start, end) for start, end in spans]
 
 
 def bio_tags(length: int, entities: Iterable[tuple[int, int, str]]) -> list[str]:
@@ -224,6 +242,31 @@ def read_word_tag(path: str | Path, encoding: str = "utf-8") -> list[Sentence]:
     return list(_word_tag_lines(read_text(path, encoding), Path(path)))
 
 
+def read_segmented(path: str | Path, encoding: str = "utf-8") -> list[tuple[str, list[str]]]:
+    """A segmentation test file: one sentence a line, ``TEXT<TAB>WORD WORD ...`` (the raw text as a
+    user types it, spaces included, then its gold words); blank lines and ``#`` lines are skipped.
+
+    Returns:
+        ``(text, words)`` pairs. Raises ValueError when the words do not join to the text without its
+        whitespace or a word spans a space of the text.
+    """
+    pairs = []
+    for number, line in enumerate(read_text(path, encoding).split("\n"), 1):
+        if not line.strip() or line.startswith("#"):
+            continue
+        text, tab, gold = line.partition("\t")
+        words = gold.split()
+        if not tab or not words:
+            raise ValueError(f"{path}: line {number}: expected 'TEXT<TAB>WORD WORD ...', got {line!r}")
+        if "".join(words) != "".join(text.split()):
+            raise ValueError(f"{path}: line {number}: the words join to {''.join(words)!r}, expected the text "
+                             f"without whitespace {''.join(text.split())!r}")
+        if [text[a:b] for a, b in word_spans(text, bmes_tags(words))] != words:
+            raise ValueError(f"{path}: line {number}: a word spans a space of the text {text!r}")
+        pairs.append((text, words))
+    return pairs
+
+
 def load_tagging_corpus(name: str, encoding: str = "utf-8", file_format: str | None = None) -> TaggedCorpus:
     """A packaged corpus (``pd98-seg``, ``pd98-ner``) or a user file in CoNLL or ``word/tag`` format.
 
@@ -270,6 +313,11 @@ def _word_tag_lines(text: str, path: Path) -> Iterable[Sentence]:
             tokens.append(token)
             tags.append(tag)
         yield tuple(tokens), tuple(tags)
+
+
+def _word_starts(tags: Sequence[str]) -> list[bool]:
+    """Whether a word starts at each tag: at B or S, and after E or S (and at the first tag)."""
+    return [i == 0 or tag in ("B", "S") or tags[i - 1] in ("E", "S") for i, tag in enumerate(tags)]
 
 
 def _check_aligned(tokens: Sequence[str], tags: Sequence[str]) -> None:
