@@ -1,6 +1,15 @@
-"""Shared fixtures: every test starts from a fixed seed; `one_thread` for tests of small models."""
+"""Shared fixtures: every test starts from a fixed seed; `one_thread` for tests of small models.
+
+The session starts the background build of the C++ step loops (rnnkit.kernels.native) if this
+source version is not built yet, so that the kernel tests can check them too (they wait for it)."""
 import pytest
 import torch
+
+from rnnkit.kernels import native
+
+
+def pytest_sessionstart(session):
+    native.build_in_background()
 
 
 @pytest.fixture(autouse=True)

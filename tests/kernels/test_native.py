@@ -24,8 +24,7 @@ def run(kind, options, engine, monkeypatch, dtype):
 
 @pytest.mark.parametrize("kind,options", VARIANTS, ids=VARIANT_IDS)
 def test_native_float32_loops_equal_torch_loops(kind, options, monkeypatch):
-    if native.load(build=False) is None:
-        pytest.skip("native loops not built")
+    use_engine("native", monkeypatch)                       # waits for the session's build
     y_native, g_native = run(kind, options, "native", monkeypatch, torch.float32)
     y_torch, g_torch = run(kind, options, "torch", monkeypatch, torch.float32)
     torch.testing.assert_close(y_native, y_torch, atol=1e-5, rtol=0)
@@ -42,13 +41,88 @@ def test_native_loops_are_not_used_where_they_do_not_apply(monkeypatch):
     assert native.loops_for(torch.zeros(1, device="meta")) is None          # not CPU
 
 
-@pytest.mark.slow
-def test_native_build():
-    """Builds the loops if needed (a minute or more) and runs one kernel through them."""
-    module = native.load()
-    if module is None:
-        pytest.skip("no C++ toolchain or BLAS symbols here: the torch loops run instead")
+def test_a_bad_setting_names_the_variable(monkeypatch):
+    monkeypatch.setenv(native.ENV, "yes")
+    with pytest.raises(ValueError, match="RNNKIT_NATIVE='yes'"):
+        native.loops_for(torch.zeros(1))
+
+
+class FakeBuild:
+    """Stands in for subprocess.Popen: records the command of each background build started."""
+
+    def __init__(self):
+        self.commands = []
+
+    def __call__(self, command, **kwargs):
+        self.commands.append(command)
+        return self
+
+
+@pytest.fixture
+def fresh_cache(tmp_path, monkeypatch):
+    """An empty extension directory and a process that has not chosen its loops yet."""
+    monkeypatch.setenv("TORCH_EXTENSIONS_DIR", str(tmp_path))
+    monkeypatch.delenv(native.ENV, raising=False)
+    monkeypatch.setattr(native, "_loaded", {})
+    build = FakeBuild()
+    monkeypatch.setattr(native.subprocess, "Popen", build)
+    return build
+
+
+def test_default_starts_one_background_build_and_keeps_the_torch_loops(fresh_cache):
+    assert native.setting() == "auto" and not native.is_built()
+    assert native.loops_for(torch.zeros(1)) is None                        # returns at once: torch loops
+    assert fresh_cache.commands == [[native.sys.executable, "-m", "rnnkit.kernels.build"]]
+    assert native.is_building()
+    assert native.build_in_background() is None                            # another process: no second build
+    assert len(fresh_cache.commands) == 1
+
+
+def test_the_process_keeps_its_loops_when_the_build_lands(fresh_cache, monkeypatch):
+    """A process's results never change path mid-run: its first kernel call decides."""
+    assert native.loops_for(torch.zeros(1)) is None
+    monkeypatch.setattr(native, "is_built", lambda: True)                  # the background build finished
+    monkeypatch.setattr(native, "_build", lambda: "compiled module")
+    assert native.loops_for(torch.zeros(1)) is None                        # still the torch loops here
+    monkeypatch.setattr(native, "_loaded", {})                             # a process started afterwards
+    assert native.loops_for(torch.zeros(1)) == "compiled module"
+
+
+def test_a_failed_or_dead_build_is_not_retried_forever(fresh_cache):
+    directory = native.build_directory()
+    (directory / native.FAILED).write_text("no compiler\n")
+    assert native.build_in_background() is None and fresh_cache.commands == []
+    (directory / native.FAILED).unlink()
+    marker = directory / native.MARKER
+    marker.write_text("12345")
+    assert native.build_in_background() is None                            # a build is running
+    old = native.time.time() - native.STALE_SECONDS - 1
+    native.os.utime(marker, (old, old))                                    # ... or died long ago
+    native.build_in_background()
+    assert len(fresh_cache.commands) == 1
+
+
+def test_native_build(monkeypatch):
+    """The session's background build (tests/conftest.py) lands and a kernel runs through it."""
+    use_engine("native", monkeypatch)
     layer = rnnkit.GRU(3, 4, layer_norm=True)
     y, _ = layer(torch.randn(2, 5, 3))
     y.sum().backward()
     assert layer.cells[0].weight_hh.grad is not None
+
+
+@pytest.mark.parametrize("kind,options", [("LSTM", {"peephole": True}), ("GRU", {"reset_after": False}),
+                                          ("SimpleRNN", {"zoneout": 0.1})])
+def test_nan_propagates_as_in_the_torch_loops(kind, options, monkeypatch):
+    """The fast exponential clamps its input; a NaN must still come out as NaN from its step on."""
+    layer = getattr(rnnkit, kind)(3, 4, **options).eval()
+    x = torch.randn(2, 5, 3)
+    x[0, 2, 1] = float("nan")
+    outputs = {}
+    for engine in ("torch", "native"):
+        use_engine(engine, monkeypatch)
+        with torch.no_grad():
+            outputs[engine] = layer(x)[0]
+    assert torch.isnan(outputs["native"][0, 2:]).all() and not torch.isnan(outputs["native"][0, :2]).any()
+    assert not torch.isnan(outputs["native"][1]).any()
+    torch.testing.assert_close(outputs["native"], outputs["torch"], equal_nan=True, atol=1e-5, rtol=0)

@@ -11,8 +11,9 @@
 
 The kernels are device-agnostic (dtype and device follow the inputs; on CUDA the fused path is
 cuDNN and the BPTT kernels run their torch-op loops) and once-differentiable: double backward
-raises :class:`DoubleBackwardError`; use ``force_loop()`` for it. On CPU their step loops can run
-in C++ (:mod:`.native`, opt-in with ``RNNKIT_NATIVE=1``) and their products through oneDNN
+raises :class:`DoubleBackwardError`; use ``force_loop()`` for it. On CPU their step loops run in
+C++ once built (:mod:`.native`: built in the background at first use; ``RNNKIT_NATIVE``), their
+per-step products through an AVX-512 panel kernel where the CPU has it, else oneDNN or BLAS
 (:mod:`.gemm`).
 """
 from .common import DoubleBackwardError

@@ -230,7 +230,7 @@ def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, weight_hh, bias_hh, 
     loops.gru_forward(gi, h0.contiguous(), weight_hh.contiguous(), _contiguous(bias_hh), _contiguous(ln_hh_weight),
                       mask, *native.zoneout_args(d_h), spec.reset_after, ids[spec.sigma], ids[spec.phi],
                       timeline.batch_sizes, buf.gates, buf.y, buf.h_in_all, buf.z_all, buf.rh_all, stats,
-                      *(factors or (None, None)), *_packed(weight_hh, spec, B, transposed=False),
+                      *(factors or (None, None)), *_packed(loops, weight_hh, spec, B, transposed=False),
                       _contiguous(ln_ih_weight), _contiguous(bias_in), x_stats)
     return (stats, x_stats), factors
 
@@ -248,17 +248,17 @@ def _native_backward(loops, saved, stats, weight_hh, bias_hh, ln_hh_weight, mask
     loops.gru_backward(saved.P_hh, saved.P_in, saved.gates, saved.z_all, hh_stats, weight_hh.contiguous(),
                        _contiguous(bias_hh), _contiguous(ln_hh_weight), mask, *native.zoneout_args(d_h),
                        spec.reset_after, timeline.batch_sizes, d_y, grad.dh, grad.d_gi, grad.d_gh, grad.dz_all,
-                       vector.get("bias_hh"), vector.get("ln_hh"), *_packed(weight_hh, spec, d_y.shape[1], True),
+                       vector.get("bias_hh"), vector.get("ln_hh"), *_packed(loops, weight_hh, spec, d_y.shape[1], True),
                        saved.z_in, _contiguous(saved.ln_ih_weight), _contiguous(saved.bias_in), x_stats,
                        vector["z_in"] if layer_norm_in else None, vector.get("ln_ih"), vector.get("bias_in"))
     return vector
 
 
-def _packed(weight_hh, spec: GRUSpec, rows: int, transposed: bool):
+def _packed(loops, weight_hh, spec: GRUSpec, rows: int, transposed: bool):
     """The recurrent weights packed for oneDNN (or None): all of W_hh, or its (r, z) and n rows."""
     H = weight_hh.shape[1]
     parts = [weight_hh] if spec.reset_after else [weight_hh[:2 * H], weight_hh[2 * H:]]
-    packed = [gemm.pack(part.t() if transposed else part, rows) for part in parts]
+    packed = [native.packed(loops, part.t() if transposed else part, rows) for part in parts]
     return packed + [None] * (2 - len(packed))
 
 

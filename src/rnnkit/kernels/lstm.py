@@ -295,8 +295,8 @@ def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, 
     loops.lstm_forward(z_in, h0.contiguous(), c0.contiguous(), *_contiguous(w), mask, *native.zoneout_args(d_h),
                        *native.zoneout_args(d_c), spec.has_forget, spec.coupled, ids[spec.sigma], ids[spec.phi],
                        timeline.batch_sizes, buf.y, buf.cells, buf.cells_new, buf.m_all, buf.h_in_all, buf.z_all,
-                       hh_stats, cell_stats, *(factors or (None,) * 4), gemm.pack(w.weight_hh, B),
-                       None if w.weight_hr is None else gemm.pack(w.weight_hr, B), _contiguous_or_none(ln_ih_weight),
+                       hh_stats, cell_stats, *(factors or (None,) * 4), native.packed(loops, w.weight_hh, B),
+                       None if w.weight_hr is None else native.packed(loops, w.weight_hr, B), _contiguous_or_none(ln_ih_weight),
                        _contiguous_or_none(bias_in), x_stats)
     return (hh_stats, cell_stats, x_stats), factors
 
@@ -324,8 +324,8 @@ def _native_backward(loops, saved, stats, w: LSTMWeights, mask, d_h, d_c, timeli
                         *native.zoneout_args(d_h), *native.zoneout_args(d_c), timeline.batch_sizes, d_y, grad.dh,
                         grad.dc, grad.dA, grad.dz_all, grad.dh_new_all,
                         *(vector.get(key) for key in ("ci", "cf", "co", "ln_hh", "ln_cw", "ln_cb")),
-                        gemm.pack(w.weight_hh.t(), d_y.shape[1]),
-                        None if w.weight_hr is None else gemm.pack(w.weight_hr.t(), d_y.shape[1]),
+                        native.packed(loops, w.weight_hh.t(), d_y.shape[1]),
+                        None if w.weight_hr is None else native.packed(loops, w.weight_hr.t(), d_y.shape[1]),
                         saved.z_in, _contiguous_or_none(saved.ln_ih_weight), _contiguous_or_none(saved.bias_in),
                         x_stats, vector["z_in"] if layer_norm_in else None, vector.get("ln_ih"), vector.get("bias_in"))
     return vector

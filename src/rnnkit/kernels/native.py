@@ -1,49 +1,90 @@
-"""Optional C++ step loops for the BPTT kernels on CPU (opt-in: ``RNNKIT_NATIVE=1``).
+"""C++ step loops for the BPTT kernels on CPU, on by default once built; built in the background.
 
 The kernels' per-step work (one GEMM and a few pointwise passes per step) costs more in
 per-operation overhead than in arithmetic at the sizes RNNs run at. The C++ sources in ``csrc/``
 run the same loops with one product call per step (oneDNN or BLAS, see :mod:`.gemm`) and
-vectorised passes over the pointwise math, and writes the backward factors while the gates are in registers. With
-``RNNKIT_NATIVE=1`` it is built with ``torch.utils.cpp_extension.load_inline`` the first time a CPU
-float32/float64 kernel runs (about a minute, once per source version; cached in torch's extension
-directory, ``TORCH_EXTENSIONS_DIR``). By default, where it cannot be built (no compiler, no ninja,
-a BLAS without ``sgemm_``), and on GPU, the kernels run their pure-torch loops, which compute the
-same thing. Both loops are checked against the NumPy reference for every variant (tests/kernels).
+vectorised passes over the pointwise math, and write the backward factors while the gates are in
+registers. They are compiled with ``torch.utils.cpp_extension.load_inline`` against the installed
+torch (about a minute, once per source version and torch; cached in torch's extension directory,
+``TORCH_EXTENSIONS_DIR``), so no binary can mismatch the torch it runs with.
+
+``RNNKIT_NATIVE`` chooses:
+
+    auto (unset)  a process runs the C++ loops if they are built when its first CPU kernel runs.
+                  If they are not, that first call starts the build in a detached, low-priority
+                  process and returns at once: this process keeps the torch loops to its end (its
+                  results never change path mid-run), and the processes started after the build
+                  finishes run the C++ loops. Nobody waits for a compiler.
+    1             build on first use if needed, wait for it, then run the C++ loops.
+    0             always the torch loops.
+
+Both loops compute the same equations and are checked against the NumPy reference for every
+variant (tests/kernels); their results differ by float rounding only. Where the loops cannot be
+built (no compiler, no ninja, a BLAS without ``sgemm_``), on GPU and in half precision, the torch
+loops run. ``python -m rnnkit.kernels.build`` builds them ahead of time.
 """
 from __future__ import annotations
 
 import hashlib
 import logging
 import os
+import subprocess
+import sys
 import threading
+import time
 from pathlib import Path
 from types import ModuleType
 
 import torch
 
+from . import gemm
 from .common import Zoneout
 
 logger = logging.getLogger(__name__)
 
 SOURCES = Path(__file__).with_name("csrc")              # bindings.cpp includes common.h, lstm.h, gru.h, simple.h
-FUNCTIONS = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "simple_forward", "simple_backward"]
+FUNCTIONS = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "simple_forward", "simple_backward",
+             "panel_products"]
 ACTIVATION_IDS = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4, "softsign": 5}
 ENV = "RNNKIT_NATIVE"
+SETTINGS = ("auto", "0", "1")
+STALE_SECONDS = 15 * 60                                 # a build marker older than this belongs to a dead build
+MARKER, FAILED, LOG = "rnnkit-building", "rnnkit-build-failed", "rnnkit-build.log"
 
-_lock = threading.Lock()
+_lock = threading.RLock()
 _loaded: dict[str, ModuleType | None] = {}
 
 
 def loops_for(x: torch.Tensor) -> ModuleType | None:
     """The compiled loops for kernels on ``x``'s device and dtype, or None (use the torch loops)."""
-    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64) or not enabled():
+    if x.device.type != "cpu" or x.dtype not in (torch.float32, torch.float64):
         return None
-    return load()
+    chosen = setting()
+    if chosen == "0":
+        return None
+    if chosen == "1":
+        return load()
+    return _process_choice()
 
 
-def enabled() -> bool:
-    """True when the environment variable ``RNNKIT_NATIVE`` is ``1`` (opt-in)."""
-    return os.environ.get(ENV, "0") == "1"
+def setting() -> str:
+    """``RNNKIT_NATIVE``'s value: ``auto`` (unset), ``0`` or ``1``."""
+    value = os.environ.get(ENV, "auto").strip().lower() or "auto"
+    if value not in SETTINGS:
+        raise ValueError(f"{ENV}={value!r}: expected auto (or unset), 0 (torch loops) or 1 (build and wait)")
+    return value
+
+
+def _process_choice() -> ModuleType | None:
+    """``auto``: the loops this process runs, decided at its first kernel call and kept to its end."""
+    if "auto" not in _loaded:
+        with _lock:
+            if "auto" not in _loaded:
+                module = load(build=False)
+                if module is None:
+                    build_in_background()
+                _loaded["auto"] = module
+    return _loaded["auto"]
 
 
 def load(build: bool = True) -> ModuleType | None:
@@ -60,12 +101,62 @@ def load(build: bool = True) -> ModuleType | None:
 
 def is_built() -> bool:
     """Whether this source version is already compiled in torch's extension cache."""
+    directory = build_directory()
+    return directory is not None and (directory / f"{_module_name()}.so").exists()
+
+
+def is_building() -> bool:
+    """Whether a background build of this source version is running (its marker is fresh)."""
+    directory = build_directory()
+    try:
+        return directory is not None and time.time() - (directory / MARKER).stat().st_mtime < STALE_SECONDS
+    except FileNotFoundError:
+        return False
+
+
+def build_in_background() -> subprocess.Popen | None:
+    """Starts ``python -m rnnkit.kernels.build`` detached (nice 10, one compile job) unless the loops
+    are built, being built, or failed to build here before (``rnnkit-build-failed``; running the module
+    by hand retries); its output goes to ``rnnkit-build.log`` in the build directory."""
+    directory = build_directory()
+    if directory is None or is_built() or is_building() or (directory / FAILED).exists():
+        return None
+    (directory / MARKER).write_text(str(os.getpid()))
+    logger.info("rnnkit: building the C++ step loops in the background (about a minute); this process keeps "
+                "the torch loops, processes started after it use the C++ loops")
+    with open(directory / LOG, "w") as log:
+        return subprocess.Popen([sys.executable, "-m", "rnnkit.kernels.build"], stdin=subprocess.DEVNULL,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, "MAX_JOBS": "1", ENV: "1"})
+
+
+def wait_for_build(timeout: float) -> ModuleType | None:
+    """Waits up to ``timeout`` seconds for a background build, then loads the loops (None: not built)."""
+    deadline = time.monotonic() + timeout
+    while not is_built() and is_building() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    return load(build=False)
+
+
+def describe() -> str:
+    """One line on the C++ loops here: the setting and whether they are built."""
+    state = "built" if is_built() else "building" if is_building() else "not built"
+    return f"C++ step loops: {state} ({ENV}={setting()})"
+
+
+def build_directory() -> Path | None:
+    """torch's extension directory for this source version (created), or None without the helper."""
     try:
         from torch.utils.cpp_extension import _get_build_directory
-    except ImportError:                                  # a torch without the (private) helper: assume not
-        return False
-    name = _module_name()
-    return (Path(_get_build_directory(name, verbose=False)) / f"{name}.so").exists()
+    except ImportError:                                  # a torch without the (private) helper
+        return None
+    return Path(_get_build_directory(_module_name(), verbose=False))
+
+
+def packed(loops: ModuleType, weight: torch.Tensor, rows: int) -> torch.Tensor | None:
+    """``weight`` packed for oneDNN products in the C++ loops (:func:`.gemm.pack`), or None where they
+    pack it themselves for their AVX-512 panel kernel (csrc/panels.h) or use BLAS."""
+    return None if loops.panel_products() else gemm.pack(weight, rows)
 
 
 def zoneout_args(d: Zoneout) -> tuple[torch.Tensor | None, float, bool]:
@@ -76,8 +167,12 @@ def zoneout_args(d: Zoneout) -> tuple[torch.Tensor | None, float, bool]:
 
 
 def _flags() -> list[str]:
+    """Compiler flags for the CPU torch dispatches to: its vector width for the pointwise passes."""
     capability = torch.backends.cpu.get_cpu_capability()
-    if capability in ("AVX2", "AVX512"):
+    if capability == "AVX512":
+        return ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-DCPU_CAPABILITY=AVX512",
+                "-DCPU_CAPABILITY_AVX512"]
+    if capability == "AVX2":
         return ["-O3", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
     return ["-O3", "-DCPU_CAPABILITY=DEFAULT"]
 
@@ -89,6 +184,7 @@ def _module_name() -> str:
 
 def _build() -> ModuleType | None:
     from torch.utils.cpp_extension import load_inline
+    _clear_dead_lock()
     try:
         logger.info("rnnkit: compiling the native BPTT loops (once per version, about a minute)")
         return load_inline(_module_name(), cpp_sources=(SOURCES / "bindings.cpp").read_text(), functions=FUNCTIONS,
@@ -96,3 +192,15 @@ def _build() -> ModuleType | None:
     except (OSError, RuntimeError, ImportError) as err:        # no compiler / ninja / BLAS symbol
         logger.warning("rnnkit: native BPTT loops unavailable, using the torch loops (%s)", err)
         return None
+
+
+def _clear_dead_lock() -> None:
+    """Removes torch's build lock left by a build that was killed (torch would wait for it forever)."""
+    directory = build_directory()
+    lock = directory / "lock" if directory is not None else None
+    try:
+        if lock is not None and not is_building() and time.time() - lock.stat().st_mtime > STALE_SECONDS:
+            lock.unlink()
+    except FileNotFoundError:
+        pass
+

@@ -39,7 +39,7 @@ class SimpleRNNKernel(torch.autograd.Function):
             f_prime = a_in.new_empty(T, B, H) if save else None                    # f'(h~), written by the loop
             loops.simple_forward(a_in, h0.contiguous(), weight_hh.contiguous(), mask, *native.zoneout_args(d_h),
                                  native.ACTIVATION_IDS[nonlinearity], timeline.batch_sizes, y, h_in_all, f_prime,
-                                 gemm.pack(weight_hh, B))
+                                 native.packed(loops, weight_hh, B))
         else:
             h_new_all = timeline.buffer(a_in, T, B, H) if d_h is not None else y      # h~ before zoneout
             _torch_forward(a_in, h0, weight_hh, mask, d_h, nonlinearity, timeline, y, h_new_all, h_in_all)
@@ -59,7 +59,7 @@ class SimpleRNNKernel(torch.autograd.Function):
         dh = d_h_last.clone()                                                 # dL/dh_t, running
         if loops is not None:
             loops.simple_backward(D, weight_hh.contiguous(), mask, *native.zoneout_args(d_h), timeline.batch_sizes,
-                                  d_y.contiguous(), dh, dA, gemm.pack(weight_hh.t(), B))
+                                  d_y.contiguous(), dh, dA, native.packed(loops, weight_hh.t(), B))
         else:
             _torch_backward(D, weight_hh, mask, d_h, timeline, d_y, dh, dA)
         d_weight = recurrent_weight_grad(dA, h_in_all, h0, y)

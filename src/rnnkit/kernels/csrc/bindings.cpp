@@ -156,6 +156,9 @@ void gru_backward(const Tensor& P_hh, const Tensor& P_in, const Tensor& gates, c
   });
 }
 
+// Whether float32 products run the AVX-512 panel kernel (then the oneDNN-packed weights are not used).
+bool panel_products() { return panels_supported(); }
+
 // Fills y (and h_in_all) and, when D is given, D = f'(h~) (T, B, H).
 void simple_forward(const Tensor& a_in, const Tensor& h0, const Tensor& w_hh, const OptTensor& mask,
                     const OptTensor& d_h, double p_h, bool zone_h, int64_t f, std::vector<int64_t> rows_at, Tensor y,

@@ -1,0 +1,117 @@
+// rnnkit native loops: the recurrent product of one step on CPUs with AVX-512, out (rows x n) =
+// beta out + x (rows x k) op(W), with op(W) packed once per sequence into panels of 32 columns.
+//
+// A step's product is small (rows = the batch, k and n a few hundred) and runs T times in a row on the
+// same weight, so its cost is the library call (descriptors, dispatch, repacking the weight) as much
+// as the arithmetic. Here the weight is packed once per kernel call; each step runs register-blocked
+// 8 x 32 tiles (16 zmm accumulators, one broadcast of x and two panel loads per k), the panels split
+// over torch's intra-op threads. Summation runs over k in order, one float32 FMA chain per output.
+#pragma once
+#include <ATen/Parallel.h>
+#include <immintrin.h>
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace rnnkit_native {
+
+constexpr int64_t kPanel = 32;   // columns per panel: two zmm registers
+constexpr int64_t kTile = 8;     // rows per register tile
+
+// op(W) (k x n) as ceil(n / 32) panels, each k rows of 32 floats (zero past column n).
+struct Panels {
+  std::vector<float> data;
+  int64_t n = 0, k = 0;
+};
+
+inline bool panels_supported() {
+  static const bool supported = __builtin_cpu_supports("avx512f");
+  return supported;
+}
+
+// op(W)[kk][j] = W[kk * ldw + j] (`transposed`: W is k x n) or W[j * ldw + kk] (W is n x k, op = W^T).
+inline std::shared_ptr<Panels> pack_panels(const float* w, int64_t n, int64_t k, int64_t ldw, bool transposed) {
+  auto packed = std::make_shared<Panels>();
+  const int64_t count = (n + kPanel - 1) / kPanel;
+  packed->data.assign(count * k * kPanel, 0.0f);
+  packed->n = n;
+  packed->k = k;
+  for (int64_t q = 0; q < count; ++q) {
+    float* panel = packed->data.data() + q * k * kPanel;
+    const int64_t cols = std::min(kPanel, n - q * kPanel);
+    if (transposed) {
+      for (int64_t kk = 0; kk < k; ++kk)
+        for (int64_t c = 0; c < cols; ++c) panel[kk * kPanel + c] = w[kk * ldw + q * kPanel + c];
+    } else {
+      for (int64_t c = 0; c < cols; ++c) {
+        const float* row = w + (q * kPanel + c) * ldw;
+        for (int64_t kk = 0; kk < k; ++kk) panel[kk * kPanel + c] = row[kk];
+      }
+    }
+  }
+  return packed;
+}
+
+// One MR x 32 tile: out[r][0:cols] = beta out[r] + sum_kk x[r][kk] panel[kk][:] (masks m0, m1 cut the columns).
+template <int MR>
+__attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float* x, int64_t ldx, const float* panel,
+                                                          float beta, float* out, int64_t ldo, __mmask16 m0,
+                                                          __mmask16 m1) {
+  __m512 acc0[MR], acc1[MR];
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
+  for (int64_t kk = 0; kk < k; ++kk) {
+    const __m512 b0 = _mm512_loadu_ps(panel + kk * kPanel), b1 = _mm512_loadu_ps(panel + kk * kPanel + 16);
+    for (int r = 0; r < MR; ++r) {
+      const __m512 a = _mm512_set1_ps(x[r * ldx + kk]);
+      acc0[r] = _mm512_fmadd_ps(a, b0, acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(a, b1, acc1[r]);
+    }
+  }
+  const __m512 scale = _mm512_set1_ps(beta);
+  for (int r = 0; r < MR; ++r) {
+    float* o = out + r * ldo;
+    if (beta != 0.0f) {
+      acc0[r] = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m0, o), acc0[r]);
+      acc1[r] = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m1, o + 16), acc1[r]);
+    }
+    _mm512_mask_storeu_ps(o, m0, acc0[r]);
+    _mm512_mask_storeu_ps(o + 16, m1, acc1[r]);
+  }
+}
+
+// Panels [q0, q1) of the product, all rows.
+__attribute__((target("avx512f"))) inline void panel_range(int64_t q0, int64_t q1, int64_t rows, const float* x,
+                                                           int64_t ldx, const Panels& w, float beta, float* out,
+                                                           int64_t ldo) {
+  for (int64_t q = q0; q < q1; ++q) {
+    const int64_t cols = std::min(kPanel, w.n - q * kPanel);
+    const __mmask16 m0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
+    const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? static_cast<__mmask16>((1u << (cols - 16)) - 1) : 0;
+    const float* panel = w.data.data() + q * w.k * kPanel;
+    float* o = out + q * kPanel;
+    int64_t i = 0;
+    for (; i + kTile <= rows; i += kTile) panel_tile<kTile>(w.k, x + i * ldx, ldx, panel, beta, o + i * ldo, ldo, m0, m1);
+    const float* xi = x + i * ldx;
+    float* oi = o + i * ldo;
+    switch (rows - i) {
+      case 7: panel_tile<7>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 6: panel_tile<6>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 5: panel_tile<5>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 4: panel_tile<4>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 3: panel_tile<3>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 2: panel_tile<2>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 1: panel_tile<1>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      default: break;
+    }
+  }
+}
+
+// out (rows x n) = beta out + x (rows x k) op(W), the panels split over torch's intra-op threads.
+inline void panel_product(int64_t rows, const float* x, int64_t ldx, const Panels& w, float beta, float* out,
+                          int64_t ldo) {
+  const int64_t count = (w.n + kPanel - 1) / kPanel;
+  at::parallel_for(0, count, 1, [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
+}
+
+}  // namespace rnnkit_native
