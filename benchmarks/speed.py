@@ -5,12 +5,19 @@ forward + backward pass (``y.sum().backward()``, training mode) of:
 
 - ``torch.nn``: the fused standard layer of the same kind and size (torch.nn.LSTM / GRU / RNN), the
   yardstick every ratio divides by;
-- ``rnnkit``: the rnnkit layer with the variant, on whatever path ``layer.fast_path`` names, with
-  the BPTT kernels' step loops in torch ops (the default) and, as ``native``, in the opt-in C++
-  loops (``RNNKIT_NATIVE=1``, rnnkit/kernels/native.py; built on first use if a compiler is there);
-- ``loop``: the same layer inside ``rnnkit.kernels.force_loop()``, the naive per-step autograd loop
-  (``rnnkit.recurrent.loop.run_sequence``);
-- ``keras``: Keras 3 on its torch backend, where installed and where Keras has the variant.
+- ``rnnkit``: the rnnkit layer with the variant, on the default path ``layer.fast_path`` names: for
+  the BPTT kernels, their C++ step loops (rnnkit/kernels/native.py; a user's first process builds
+  them in the background, this benchmark builds them first and waits);
+- ``torch loops``: the same with the BPTT kernels' step loops in torch ops (``RNNKIT_NATIVE=0``,
+  what runs where the C++ loops cannot be built);
+- ``inference``: ``torch.no_grad()`` forward in evaluation mode, rnnkit against torch.nn's fused
+  standard layer, also in ``torch.no_grad()``;
+- with ``--peers`` (the first thread count only): ``loop``, the same layer inside
+  ``rnnkit.kernels.force_loop()``, the naive per-step autograd loop, and ``keras``, Keras 3 on its
+  torch backend, where installed and where Keras has the variant, and each one's peak memory.
+
+Targets (the fast-paths issues): every variant ≤ 1.3x the fused standard layer at H ≥ 128 and
+≤ 1.5x at H = 64, at 1 and 2 threads; inference ≤ 1.2x; streaming ≤ 1.1x. The tables mark each.
 
 All run interleaved in rounds in one process; a ratio is the median over rounds of
 ``time / time of torch.nn measured just before``. Time is this process's CPU time by default
@@ -24,7 +31,7 @@ A second table runs variable-length batches (lengths drawn uniformly from T/2 ..
 A last line streams one step at a time without gradients (B=1, H=512) through
 ``rnnkit.LSTMCell`` and ``torch.nn.LSTMCell``. Run::
 
-    python benchmarks/speed.py --threads 1            # every size; writes BENCHMARKS.md "Speed"
+    python benchmarks/speed.py                        # every size, 1 and 2 threads; writes BENCHMARKS.md "Speed"
     python benchmarks/speed.py --quick --threads 1    # two sizes, fewer variants; prints only
 
 The machine is shared: the figures are noisy, the ratios (measured side by side) less so.
@@ -90,7 +97,6 @@ CONFIGS = [
     Config("SimpleRNN zoneout=0.1", "SimpleRNN", {"zoneout": 0.1}, None),
 ]
 TORCH_LAYERS = {"LSTM": torch.nn.LSTM, "GRU": torch.nn.GRU, "SimpleRNN": torch.nn.RNN}
-IMPLS = ("rnnkit", "loop", "keras")
 
 
 def keras_layer(config: Config, hidden: int, device):
@@ -108,10 +114,14 @@ def keras_layer(config: Config, hidden: int, device):
 
 
 @contextlib.contextmanager
-def step_loops(native_on: bool) -> Iterator[None]:
-    """Runs the BPTT kernels' step loops in C++ (``native_on``) or in torch ops, as RNNKIT_NATIVE does."""
+def step_loops(torch_loops: bool) -> Iterator[None]:
+    """Runs the BPTT kernels' step loops in torch ops (``torch_loops``, as ``RNNKIT_NATIVE=0``) or on
+    the default path (the environment as it is)."""
+    if not torch_loops:
+        yield
+        return
     before = os.environ.get(native.ENV)
-    os.environ[native.ENV] = "1" if native_on else "0"
+    os.environ[native.ENV] = "0"
     try:
         yield
     finally:
@@ -122,13 +132,28 @@ def step_loops(native_on: bool) -> Iterator[None]:
 
 
 def step_fn(layer, x: torch.Tensor, keras_call: bool = False, loop: bool = False,
-            native_on: bool = False) -> Callable[[], None]:
+            torch_loops: bool = False) -> Callable[[], None]:
     """One forward + backward pass of ``layer`` on ``x``."""
     def run() -> None:
-        with kernels.force_loop() if loop else contextlib.nullcontext(), step_loops(native_on):
+        with kernels.force_loop() if loop else contextlib.nullcontext(), step_loops(torch_loops):
             y = layer(x, training=True) if keras_call else layer(x)[0]
             y.sum().backward()
     return run
+
+
+def inference_fn(layer, x: torch.Tensor) -> Callable[[], None]:
+    """One ``torch.no_grad()`` forward pass of ``layer`` (evaluation mode) on ``x``."""
+    x = x.detach()
+
+    def run() -> None:
+        with torch.no_grad():
+            layer(x)
+    return run
+
+
+def target(H: int) -> float:
+    """The ratio a variant may reach against the fused standard layer at hidden size H."""
+    return 1.3 if H >= 128 else 1.5
 
 
 def timed(fn: Callable[[], None], device, clock: str) -> float:
@@ -186,26 +211,32 @@ def peak_megabytes(fn: Callable[[], None], device) -> float:
     return tracker.peak / 2 ** 20
 
 
-def bench_size(size, configs, rounds: int, device, clock: str, with_native: bool) -> list[dict]:
+def bench_size(size, configs, rounds: int, device, clock: str, peers: bool) -> list[dict]:
     """Times every implementation of every config at one size, interleaved in ``rounds`` rounds: each
-    config's implementations right after a run of the torch.nn layer they are divided by."""
+    config's implementations right after a run of the torch.nn layer they are divided by (training),
+    and its inference right after torch.nn's inference."""
     T, B, I, H = size
     x = torch.randn(B, T, I, device=device, requires_grad=True)
-    references = {kind: step_fn(TORCH_LAYERS[kind](I, H, batch_first=True).to(device), x)
-                  for kind in dict.fromkeys(c.kind for c in configs)}
+    torch_layers = {kind: TORCH_LAYERS[kind](I, H, batch_first=True).to(device)
+                    for kind in dict.fromkeys(c.kind for c in configs)}
+    references = {kind: step_fn(layer, x) for kind, layer in torch_layers.items()}
+    inference_references = {kind: inference_fn(layer.eval(), x) for kind, layer in torch_layers.items()}
     rows = []
     for config in configs:
         layer = getattr(rnnkit, config.kind)(I, H, **config.options).to(device).train()
         fns = {"rnnkit": step_fn(layer, x)}
-        if with_native and layer.fast_path.startswith(kernels.BPTT):
-            fns["native"] = step_fn(layer, x, native_on=True)
-        fns["loop"] = step_fn(layer, x, loop=True)
-        keras = keras_layer(config, H, device)
-        if keras is not None:
-            fns["keras"] = step_fn(keras, x, keras_call=True)
-        rows.append({"config": config, "path": layer.fast_path, "fns": fns,
-                     "ratios": {name: [] for name in fns}, "ms": []})
-    for fn in [*references.values(), *(f for row in rows for f in row["fns"].values())]:
+        if layer.fast_path.startswith(kernels.BPTT):
+            fns["torch loops"] = step_fn(layer, x, torch_loops=True)
+        if peers:
+            fns["loop"] = step_fn(layer, x, loop=True)
+            keras = keras_layer(config, H, device)
+            if keras is not None:
+                fns["keras"] = step_fn(keras, x, keras_call=True)
+        evaluated = getattr(rnnkit, config.kind)(I, H, **config.options).to(device).eval()
+        rows.append({"config": config, "path": layer.fast_path, "fns": fns, "inference": inference_fn(evaluated, x),
+                     "ratios": {name: [] for name in [*fns, "inference"]}, "ms": []})
+    for fn in [*references.values(), *inference_references.values(),
+               *(f for row in rows for f in [*row["fns"].values(), row["inference"]])]:
         fn()                                                                     # warm up
     for _ in range(rounds):
         for row in rows:
@@ -213,9 +244,12 @@ def bench_size(size, configs, rounds: int, device, clock: str, with_native: bool
             row["ms"].append(base * 1e3)
             for name, fn in row["fns"].items():
                 row["ratios"][name].append(timed(fn, device, clock) / base)
-    for row in rows:
-        row["peak"] = {"torch.nn": peak_megabytes(references[row["config"].kind], device)}
-        row["peak"].update({name: peak_megabytes(fn, device) for name, fn in row["fns"].items()})
+            base = timed(inference_references[row["config"].kind], device, clock)
+            row["ratios"]["inference"].append(timed(row["inference"], device, clock) / base)
+    if peers:
+        for row in rows:
+            row["peak"] = {"torch.nn": peak_megabytes(references[row["config"].kind], device)}
+            row["peak"].update({name: peak_megabytes(fn, device) for name, fn in row["fns"].items()})
     return rows
 
 
@@ -281,29 +315,41 @@ def bench_streaming(rounds: int, device, clock: str) -> tuple[float, float, floa
     return statistics.median(ms_theirs), statistics.median(ms_ours), statistics.median(ratios)
 
 
-def size_table(size, rows) -> list[str]:
-    """The markdown table of one size."""
+def size_table(size, rows, threads: int, peers: bool) -> tuple[list[str], list[str]]:
+    """The markdown table of one size and the rows over their targets (``name: ratio > target``)."""
     T, B, I, H = size
-    lines = [f"**T={T}, B={B}, I={I}, H={H}**", "",
-             "| layer | rnnkit path | torch.nn ms | rnnkit / fused | native / fused | loop / fused | keras / fused "
-             "| peak MiB fused / rnnkit / native / loop |",
-             "|---|---|---|---|---|---|---|---|"]
+    limit = target(H)
+    header = "| layer | rnnkit path | torch.nn ms | rnnkit / fused | torch loops / fused | inference / fused |"
+    rule = "|---|---|---|---|---|---|"
+    if peers:
+        header += " loop / fused | keras / fused | peak MiB fused / rnnkit / torch loops / loop |"
+        rule += "---|---|---|"
+    lines = [f"**T={T}, B={B}, I={I}, H={H}, {threads} thread(s)** (targets: training ≤ {limit}, inference ≤ 1.2)",
+             "", header, rule]
+    over = []
     for row in rows:
-        ratio = {name: f"{statistics.median(v):.2f}" for name, v in row["ratios"].items()}
-        peak = row["peak"]
-        lines.append(f"| {row['config'].name} | {row['path']} | {statistics.median(row['ms']):.1f} "
-                     f"| **{ratio['rnnkit']}** | {ratio.get('native', '—')} | {ratio['loop']} "
-                     f"| {ratio.get('keras', '—')} "
-                     f"| {peak['torch.nn']:.0f} / {peak['rnnkit']:.0f} / "
-                     f"{'—' if 'native' not in peak else format(peak['native'], '.0f')} / {peak['loop']:.0f} |")
-    return lines + [""]
+        median = {name: statistics.median(v) for name, v in row["ratios"].items()}
+        ratio = {name: f"{value:.2f}" for name, value in median.items()}
+        for name, bound in (("rnnkit", limit), ("inference", 1.2)):
+            if median[name] > bound:
+                over.append(f"{row['config'].name} {name} {median[name]:.2f} (T={T}, H={H}, {threads} thr)")
+                ratio[name] += " ✗"
+        line = (f"| {row['config'].name} | {row['path']} | {statistics.median(row['ms']):.1f} "
+                f"| **{ratio['rnnkit']}** | {ratio.get('torch loops', '—')} | {ratio['inference']} |")
+        if peers:
+            peak = row["peak"]
+            line += (f" {ratio['loop']} | {ratio.get('keras', '—')} | {peak['torch.nn']:.0f} / {peak['rnnkit']:.0f} / "
+                     f"{'—' if 'torch loops' not in peak else format(peak['torch loops'], '.0f')} / "
+                     f"{peak['loop']:.0f} |")
+        lines.append(line)
+    return lines + [""], over
 
 
 def streaming_line(streaming) -> str:
     ms_theirs, ms_ours, ratio = streaming
     return (f"Streaming, no grad, one step at a time, B=1, I=H={STREAM_SIZE}, {STREAM_STEPS} steps: "
             f"torch.nn.LSTMCell {ms_theirs:.3f} ms/step, rnnkit.LSTMCell {ms_ours:.3f} ms/step, "
-            f"ratio **{ratio:.2f}** (median of rounds).")
+            f"ratio **{ratio:.2f}** (median of rounds; target ≤ 1.1: {'met' if ratio <= 1.1 else 'NOT MET'}).")
 
 
 def write_section(text: str) -> None:
@@ -322,23 +368,27 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two sizes and the marked variants; no write")
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--threads", type=int, default=None, help="torch intra-op threads (default: torch's)")
+    parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
+                        help="torch intra-op thread counts, a table set each (default: 1 2)")
+    parser.add_argument("--peers", action="store_true",
+                        help="also the per-step autograd loop, Keras and peak memory (first thread count)")
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or wall time")
     parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
     args = parser.parse_args()
-    if args.threads:
-        torch.set_num_threads(args.threads)
+    torch.set_num_threads(args.threads[0])
     torch.manual_seed(0)
     if args.lengths_only:
         print("\n".join(bench_lengths(args.rounds, args.device, args.clock)))
         return
     configs = [c for c in CONFIGS if c.quick or not args.quick]
     sizes = QUICK_SIZES if args.quick else SIZES
-    with step_loops(True):
-        loops = native.loops_for(torch.zeros(1, device=args.device))              # builds on first use
+    started = time.perf_counter()
+    built = native.load() is not None                           # what a user's later processes run
+    build_note = (f"built and loaded in {time.perf_counter() - started:.0f} s" if built else "not available here")
     command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + \
-        (f" --threads {args.threads}" if args.threads else "") + \
+        (f" --threads {' '.join(map(str, args.threads))}" if args.threads != [1, 2] else "") + \
+        (" --peers" if args.peers else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
         (f" --clock {args.clock}" if args.clock != "cpu" else "")
@@ -348,27 +398,35 @@ def main() -> None:
     except ImportError:
         keras_version = "Keras not installed"
     header = [f"    {command}", "",
-              f"torch {torch.__version__}, device {args.device}, {torch.get_num_threads()} intra-op thread(s), "
-              f"native C++ step loops: {'built' if loops is not None else 'not available'}, {keras_version}, "
+              f"torch {torch.__version__}, device {args.device}, {os.cpu_count()} cores, C++ step loops: {build_note}, "
+              f"{keras_version if args.peers else ''}{', ' if args.peers else ''}"
               f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
               f"Ratios are medians over {args.rounds} interleaved rounds of {args.clock} time / {args.clock} time of "
               "the torch.nn fused standard layer of the same kind and size run just before; forward + backward "
-              "of `y.sum()` in training mode. rnnkit = the default (BPTT kernels' step loops in torch ops), "
-              "native = the same with `RNNKIT_NATIVE=1` (C++ step loops; only where a BPTT kernel runs), "
-              "loop = the same rnnkit layer inside `kernels.force_loop()`."]
+              "of `y.sum()` in training mode. rnnkit = the default path (for the BPTT kernels: their C++ step "
+              "loops), torch loops = the same with `RNNKIT_NATIVE=0` (the BPTT kernels' step loops in torch ops, "
+              "where the C++ loops cannot be built), inference = `torch.no_grad()` forward in evaluation mode "
+              "against torch.nn's, also under no_grad"
+              + (", loop = the same rnnkit layer inside `kernels.force_loop()`." if args.peers else ".")]
     print("\n".join(header), flush=True)
     lines = ["## Speed", "", *header, ""]
-    for size in sizes:
-        table = size_table(size, bench_size(size, configs, args.rounds, args.device, args.clock,
-                                            with_native=loops is not None))
-        print("\n".join(table), flush=True)
-        lines += table
-    table = ["**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward)", "",
-             *bench_lengths(args.rounds, args.device, args.clock), ""]
+    over = []
+    for index, threads in enumerate(args.threads):
+        torch.set_num_threads(threads)
+        for size in sizes:
+            rows = bench_size(size, configs, args.rounds, args.device, args.clock, peers=args.peers and index == 0)
+            table, missed = size_table(size, rows, threads, peers=args.peers and index == 0)
+            print("\n".join(table), flush=True)
+            lines += table
+            over += missed
+    torch.set_num_threads(args.threads[0])
+    table = [f"**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward, "
+             f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, args.clock), ""]
     print("\n".join(table), flush=True)
     lines += table
     lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
-    print(lines[-2], flush=True)
+    lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
+    print("\n".join(lines[-4:]), flush=True)
     if not args.quick:
         write_section("\n".join(lines))
         print(f"wrote the Speed section of {BENCHMARKS_MD}")
