@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import platform
 import statistics
 import time
@@ -41,6 +42,13 @@ from rnnkit.train.plan import step_seconds
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "tinyshakespeare" / "input.txt"
 TARGET = 1.37                   # the language-model issue's (the speed/quality issue asked <= 1.45)
+
+
+def free_cores() -> int:
+    """The cores the last minute's load average leaves free (at least 1): intra-op threads beyond them
+    wait for each other at every op on a shared machine and run slower than fewer threads."""
+    cores = os.cpu_count() or 1
+    return max(1, min(cores, cores - round(os.getloadavg()[0])))
 
 
 class Curve(Callback):
@@ -162,8 +170,8 @@ def main() -> None:
     parser.add_argument("--eval-every", type=int, default=200, help="optimizer steps between validations")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--threads", type=int, default=None,
-                        help="intra-op threads (default: all cores, 1 on a machine with <= 2 cores shared with "
-                             "other work: pass 2 on an idle 2-core machine)")
+                        help="intra-op threads (default: the cores that the load average leaves free, at least 1: "
+                             "2 on an idle 2-core machine, 1 beside another busy process)")
     parser.add_argument("--schedule", choices=("plateau", "cosine"), default="plateau")
     parser.add_argument("--warmup-steps", type=int, default=0)
     parser.add_argument("--optimizer", choices=("adam", "nt-asgd"), default="adam")
@@ -177,7 +185,7 @@ def main() -> None:
     parser.add_argument("--val-seconds", type=float, default=None,
                         help="seconds one validation takes, for the cosine step estimate (default: timed)")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads or torch.get_num_threads())
+    torch.set_num_threads(args.threads or free_cores())
 
     corpus = text_file(args.data)
     train_text, val_text = corpus.split(0.1)
