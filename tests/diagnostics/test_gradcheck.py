@@ -3,14 +3,26 @@
 Outputs, final states and the gradients of every parameter, the input and the initial state
 must agree to round-off: the two engines share no code. Both torch paths are checked: the
 per-step autograd loop ("loop") and whatever the dispatcher picks ("auto": torch's fused op
-for standard cells, the hand-derived BPTT kernels for the variants).
+for standard cells, the hand-derived BPTT kernels for the variants), the kernels with their step
+loops in torch ops and in C++ (every path a process can take).
 """
 import pytest
 
 from rnnkit.diagnostics import VARIANTS, check_against_reference, check_textbook_lm
-from rnnkit.diagnostics.gradcheck import PATHS
+from rnnkit.kernels import native
 
 TIGHT = 1e-10
+
+
+@pytest.fixture(params=[("auto", "0"), ("auto", "1"), ("loop", "0")],
+                ids=["kernels-torch-loops", "kernels-cpp-loops", "loop"])
+def path(request, monkeypatch):
+    """The torch path under test, with ``RNNKIT_NATIVE`` set for it (the C++ loops: the session's build)."""
+    name, setting = request.param
+    if setting == "1" and native.wait_for_build(timeout=900) is None:
+        pytest.skip("C++ step loops not buildable here: the torch loops run instead")
+    monkeypatch.setenv(native.ENV, setting)
+    return name
 
 
 def assert_close(errors: dict[str, float]) -> None:
@@ -18,7 +30,6 @@ def assert_close(errors: dict[str, float]) -> None:
     assert not bad, f"relative errors above {TIGHT:g}: {bad}"
 
 
-@pytest.mark.parametrize("path", PATHS)
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
 @pytest.mark.parametrize("padded", [False, True], ids=["full", "padded"])
 def test_cell_matches_reference(variant, padded, path):
@@ -29,7 +40,6 @@ def test_cell_matches_reference(variant, padded, path):
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-everything", "gru", "gru-reset-before"])
-@pytest.mark.parametrize("path", PATHS)
 def test_bidirectional_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
     errors = check_against_reference(kind, lengths=True, bidirectional=True, batch=4, path=path, **options)
@@ -38,14 +48,12 @@ def test_bidirectional_matches_reference(variant, path):
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-proj", "gru", "gru-reset-before", "gru-layer-norm"])
-@pytest.mark.parametrize("path", PATHS)
 def test_recurrent_dropout_mask_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
     assert_close(check_against_reference(kind, lengths=True, recurrent_dropout=0.4, path=path, **options))
 
 
 @pytest.mark.parametrize("variant", ["srn-tanh", "lstm", "lstm-proj", "gru"])
-@pytest.mark.parametrize("path", PATHS)
 def test_zoneout_matches_reference(variant, path):
     kind, options = VARIANTS[variant]
     assert_close(check_against_reference(kind, lengths=True, zoneout=0.3, path=path, **options))
