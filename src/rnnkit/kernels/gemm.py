@@ -30,15 +30,17 @@ def pack(weight: torch.Tensor, rows: int) -> torch.Tensor | None:
     return torch.ops.mkldnn._reorder_linear_weight(weight.detach().contiguous(), rows)
 
 
-def product(x: torch.Tensor, weight: torch.Tensor, packed: torch.Tensor | None = None) -> torch.Tensor:
-    """``x (M, K) weight^T`` ``(M, N)``; ``packed`` is ``pack(weight, M)`` for a weight used many times
-    (a weight used once goes to oneDNN as it is: packing it would cost as much as the product)."""
+def product(x: torch.Tensor, weight: torch.Tensor, packed: torch.Tensor | None = None,
+            bias: torch.Tensor | None = None) -> torch.Tensor:
+    """``x (M, K) weight^T (+ bias)`` ``(M, N)``; ``packed`` is ``pack(weight, M)`` for a weight used many
+    times (a weight used once goes to oneDNN as it is: packing it would cost as much as the product).
+    oneDNN adds the bias as it writes the product (no second pass over the output)."""
     if packed is None and not onednn_applies(x, x.shape[0] * weight.numel()):
-        return x.mm(weight.t())
+        return x.mm(weight.t()) if bias is None else torch.addmm(bias, x, weight.t())
     if packed is None and not (weight.is_contiguous() or weight.t().is_contiguous()):
         weight = weight.contiguous()                      # other strides take oneDNN's reference kernel
-    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight if packed is None else packed, None, "none",
-                                              [], "")
+    return torch.ops.mkldnn._linear_pointwise(x.contiguous(), weight if packed is None else packed,
+                                              None if bias is None else bias.contiguous(), "none", [], "")
 
 
 class StepProduct:
@@ -80,8 +82,7 @@ class Linear(torch.autograd.Function):
     def forward(ctx, x, weight, bias):
         ctx.save_for_backward(x, weight)
         ctx.has_bias = bias is not None
-        out = product(x, weight)
-        return out if bias is None else out.add_(bias)
+        return product(x, weight, bias=bias)
 
     @staticmethod
     def backward(ctx, d_out):

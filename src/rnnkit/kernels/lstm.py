@@ -82,15 +82,16 @@ class LSTMKernel(torch.autograd.Function):
         R, H = h0.shape[1], c0.shape[1]
         w = LSTMWeights(weight_hh, ln_hh_weight, weight_ci, weight_cf, weight_co, ln_cell_weight, ln_cell_bias,
                         weight_hr)
+        save = any(ctx.needs_input_grad)
+        loops = native.loops_for(z_in)
+        keep_z = ln_hh_weight is not None and (save or loops is None)      # the C++ forward alone needs no z_t
         buf = SimpleNamespace(
             y=timeline.buffer(z_in, T, B, R),                                        # h_t (after zoneout)
             cells=timeline.buffer(z_in, T, B, H),                                    # c_t (after zoneout)
             m_all=timeline.buffer(z_in, T, B, H) if weight_hr is not None else None,     # m_t before W_hr
             h_in_all=timeline.buffer(z_in, T, B, R) if mask is not None else None,
-            z_all=timeline.buffer(z_in, T, B, GH) if ln_hh_weight is not None else None)
+            z_all=timeline.buffer(z_in, T, B, GH) if keep_z else None)             # h_in W_hh^T before LNb
         buf.cells_new = timeline.buffer(z_in, T, B, H) if d_c is not None else buf.cells     # c~_t
-        save = any(ctx.needs_input_grad)
-        loops = native.loops_for(z_in)
         if loops is not None:
             stats, factors = _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec,
                                              timeline, buf, save)

@@ -20,6 +20,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
   const int64_t Tn = a_in.size(0), B = a_in.size(1), GH = a_in.size(2);
   const int64_t R = h0.size(1), H = c0.size(1), G = GH / H, NP = G - 1;
   std::vector<T> A(B * GH), phi_row(H), h_new(p.w_hr && zh.on ? B * R : 0), a_rows(input.ln ? B * GH : 0);
+  std::vector<T> z_step(p.ln_hh && !Z ? B * GH : 0);                     // z_t when no backward keeps it
   constexpr int64_t Wd = Vec<T>::size();
   const Vec<T> one(T(1));
   for (int64_t t = 0; t < Tn; ++t) {
@@ -33,7 +34,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
       std::memcpy(A.data(), a_t, sizeof(T) * r * GH);
       p.hh(r, h_in, R, T(1), A.data(), GH);                              // A = a_t + h_in W_hh^T
     } else {
-      T* z = Z + t * B * GH;
+      T* z = Z ? Z + t * B * GH : z_step.data();
       p.hh(r, h_in, R, T(0), z, GH);                                     // z = h_in W_hh^T
       for (int64_t b = 0; b < r; ++b)                                    // A = a_t + LNb(z) ln_hh
         layer_norm_row(z + b * GH, G, H, p.ln_hh, a_t + b * GH, A.data() + b * GH, HS + (t * B + b) * G * 2);
