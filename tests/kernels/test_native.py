@@ -126,3 +126,21 @@ def test_nan_propagates_as_in_the_torch_loops(kind, options, monkeypatch):
     assert torch.isnan(outputs["native"][0, 2:]).all() and not torch.isnan(outputs["native"][0, :2]).any()
     assert not torch.isnan(outputs["native"][1]).any()
     torch.testing.assert_close(outputs["native"], outputs["torch"], equal_nan=True, atol=1e-5, rtol=0)
+
+
+def test_inference_keeps_nothing_for_a_backward(monkeypatch):
+    """Under torch.no_grad() the kernels compute no backward factors, though the parameters require
+    grad (autograd's ctx.needs_input_grad says True for them even then)."""
+    from rnnkit.kernels import lstm as lstm_kernel
+
+    saves = []
+    forward = lstm_kernel._torch_forward
+    monkeypatch.setattr(lstm_kernel, "_torch_forward", lambda *args: saves.append(args[-1]) or forward(*args))
+    use_engine("torch", monkeypatch)
+    layer = rnnkit.LSTM(3, 4, peephole=True)
+    x = torch.randn(2, 5, 3)
+    with torch.no_grad():
+        y_inference = layer(x)[0]
+    y_training = layer(x)[0]
+    assert saves == [False, True]
+    torch.testing.assert_close(y_inference, y_training, atol=0, rtol=0)

@@ -52,7 +52,7 @@ class GRUKernel(torch.autograd.Function):
 
     @staticmethod
     def forward(ctx, z_in, h0, weight_hh, bias_hh, ln_hh_weight, ln_ih_weight, bias_in, mask, d_h: Zoneout,
-                spec: GRUSpec, timeline: Timeline):
+                spec: GRUSpec, timeline: Timeline, recording: bool):
         T, B, H3 = z_in.shape
         H = H3 // 3
         buf = SimpleNamespace(
@@ -61,7 +61,7 @@ class GRUKernel(torch.autograd.Function):
             h_in_all=timeline.buffer(z_in, T, B, H) if mask is not None else None,
             z_all=timeline.buffer(z_in, T, B, H3) if ln_hh_weight is not None else None,   # products before LN
             rh_all=None if spec.reset_after else timeline.buffer(z_in, T, B, H))     # r * h_in
-        save = any(ctx.needs_input_grad)
+        save = recording and any(ctx.needs_input_grad)           # keep what backward reads
         loops = native.loops_for(z_in)
         if loops is not None:
             stats, factors = _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, weight_hh, bias_hh,
@@ -102,7 +102,7 @@ class GRUKernel(torch.autograd.Function):
                 grad.d_gi, z_in, ln_ih_weight, bias_in is not None, H)
         d_weight_hh = _weight_grad(grad, h_in_all, h0, y, rh_all, ln_hh_weight is not None, spec, H)
         return (vector["z_in"], grad.dh, d_weight_hh, vector.get("bias_hh"), vector.get("ln_hh"),
-                vector.get("ln_ih"), vector.get("bias_in"), None, None, None, None)
+                vector.get("ln_ih"), vector.get("bias_in"), None, None, None, None, None)
 
 
 def _torch_forward(gi, h0, weight_hh, bias_hh, ln_hh_weight, mask, d_h, spec: GRUSpec, timeline: Timeline, buf,

@@ -62,7 +62,7 @@ class LSTMWeights(NamedTuple):
 
 class LSTMKernel(torch.autograd.Function):
     """``apply(z_in, h0, c0, weight_hh, ln_hh_weight, weight_ci, weight_cf, weight_co, ln_cell_weight,
-    ln_cell_bias, weight_hr, ln_ih_weight, bias_in, mask, d_h, d_c, spec, timeline)
+    ln_cell_bias, weight_hr, ln_ih_weight, bias_in, mask, d_h, d_c, spec, timeline, recording)
     -> (y (T, B, R), h_T (B, R), c_T (B, H))``.
 
     Time-major: ``z_in (T, B, G*H)`` is the input side of every pre-activation, ``a_t``; with the
@@ -70,19 +70,21 @@ class LSTMKernel(torch.autograd.Function):
     (see :func:`~rnnkit.kernels.common.input_side`). Absent options are None; ``mask (B, R)`` the
     recurrent-dropout mask; ``d_h``/``d_c`` zoneout factors (:data:`~rnnkit.kernels.common.Zoneout`).
     With a padded timeline the batch is sorted by length and ``h_T``/``c_T`` are taken at each row's
-    last valid step. The step loops run in C++ on CPU when :mod:`~rnnkit.kernels.native` is
+    last valid step. ``recording`` is ``torch.is_grad_enabled()`` at the call: without it the forward
+    keeps nothing for a backward (``ctx.needs_input_grad`` alone is True for parameters even under
+    ``torch.no_grad()``). The step loops run in C++ on CPU when :mod:`~rnnkit.kernels.native` is
     available, else in torch.
     """
 
     @staticmethod
     def forward(ctx, z_in, h0, c0, weight_hh, ln_hh_weight, weight_ci, weight_cf, weight_co, ln_cell_weight,
                 ln_cell_bias, weight_hr, ln_ih_weight, bias_in, mask, d_h: Zoneout, d_c: Zoneout, spec: LSTMSpec,
-                timeline: Timeline):
+                timeline: Timeline, recording: bool):
         T, B, GH = z_in.shape
         R, H = h0.shape[1], c0.shape[1]
         w = LSTMWeights(weight_hh, ln_hh_weight, weight_ci, weight_cf, weight_co, ln_cell_weight, ln_cell_bias,
                         weight_hr)
-        save = any(ctx.needs_input_grad)
+        save = recording and any(ctx.needs_input_grad)           # keep what backward reads
         loops = native.loops_for(z_in)
         keep_z = ln_hh_weight is not None and (save or loops is None)      # the C++ forward alone needs no z_t
         buf = SimpleNamespace(
@@ -136,7 +138,7 @@ class LSTMKernel(torch.autograd.Function):
             d_hr = gemm.weight_grad(grad.dh_new_all, m_all)                         # sum_t dh~_t^T m_t
         return (vector["z_in"], grad.dh, grad.dc, d_weight_hh, vector.get("ln_hh"), vector.get("ci"),
                 vector.get("cf"), vector.get("co"), vector.get("ln_cw"), vector.get("ln_cb"), d_hr,
-                vector.get("ln_ih"), vector.get("bias_in"), None, None, None, None, None)
+                vector.get("ln_ih"), vector.get("bias_in"), None, None, None, None, None, None)
 
 
 def _torch_forward(a_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec, timeline: Timeline, buf, save):

@@ -97,7 +97,8 @@ def _input_side(x: torch.Tensor, cell: RecurrentCell, bias: torch.Tensor | None)
 def _run_simple(cell: SimpleRNNCell, x, h0, mask, zoneout, training, timeline):
     a_in = gemm.linear(x, cell.weight_ih, _input_bias(cell, True))              # (T, B, H)
     d_h = _zoneout(zoneout, training, tuple(a_in.shape), a_in)
-    return SimpleRNNKernel.apply(a_in, h0, cell.weight_hh, mask, d_h, name_of(cell.nonlinearity), timeline)
+    return SimpleRNNKernel.apply(a_in, h0, cell.weight_hh, mask, d_h, name_of(cell.nonlinearity), timeline,
+                                 torch.is_grad_enabled())
 
 
 def _run_lstm(cell: LSTMCell, x, state, mask, zoneout, training, timeline):
@@ -109,7 +110,8 @@ def _run_lstm(cell: LSTMCell, x, state, mask, zoneout, training, timeline):
                     name_of(cell.activation))
     y, h, c = LSTMKernel.apply(z_in, state.h, state.c, cell.weight_hh, cell.ln_hh_weight, cell.weight_ci,
                                cell.weight_cf, cell.weight_co, cell.ln_cell_weight, cell.ln_cell_bias,
-                               cell.weight_hr, ln_ih, bias_in, mask, d_h, d_c, spec, timeline)
+                               cell.weight_hr, ln_ih, bias_in, mask, d_h, d_c, spec, timeline,
+                               torch.is_grad_enabled())
     return y, LSTMState(h, c)
 
 
@@ -119,7 +121,7 @@ def _run_gru(cell: GRUCell, x, h0, mask, zoneout, training, timeline):
     spec = GRUSpec(cell.reset_after, name_of(cell.recurrent_activation), name_of(cell.activation))
     bias_hh = cell.bias_hh if cell.reset_after else None
     return GRUKernel.apply(z_in, h0, cell.weight_hh, bias_hh, cell.ln_hh_weight, ln_ih, bias_in, mask, d_h, spec,
-                           timeline)
+                           timeline, torch.is_grad_enabled())
 
 
 _KERNELS = {SimpleRNNCell: _run_simple, LSTMCell: _run_lstm, GRUCell: _run_gru}

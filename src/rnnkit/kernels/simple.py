@@ -29,11 +29,12 @@ class SimpleRNNKernel(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, a_in, h0, weight_hh, mask, d_h: Zoneout, nonlinearity: str, timeline: Timeline):
+    def forward(ctx, a_in, h0, weight_hh, mask, d_h: Zoneout, nonlinearity: str, timeline: Timeline,
+                recording: bool):
         T, B, H = a_in.shape
         y = timeline.buffer(a_in, T, B, H)
         h_in_all = timeline.buffer(a_in, T, B, H) if mask is not None else None
-        save = any(ctx.needs_input_grad)
+        save = recording and any(ctx.needs_input_grad)           # keep what backward reads
         loops = native.loops_for(a_in)
         if loops is not None:
             f_prime = a_in.new_empty(T, B, H) if save else None                    # f'(h~), written by the loop
@@ -63,7 +64,7 @@ class SimpleRNNKernel(torch.autograd.Function):
         else:
             _torch_backward(D, weight_hh, mask, d_h, timeline, d_y, dh, dA)
         d_weight = recurrent_weight_grad(dA, h_in_all, h0, y)
-        return dA, dh, d_weight, None, None, None, None
+        return dA, dh, d_weight, None, None, None, None, None
 
 
 def _torch_forward(a_in, h0, weight_hh, mask, d_h, nonlinearity: str, timeline: Timeline, y, h_new_all, h_in_all):
