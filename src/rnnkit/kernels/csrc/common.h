@@ -195,18 +195,6 @@ inline T lane_sum(const Vec<T>& v) {
   return total;
 }
 
-// sum_j a[j] (b null) or sum_j a[j] b[j], for j < n: vector lanes, then the scalar tail.
-template <typename T>
-inline T dot(const T* a, const T* b, int64_t n) {
-  constexpr int64_t W = Vec<T>::size();
-  Vec<T> acc(T(0));
-  int64_t j = 0;
-  for (; j + W <= n; j += W) acc = acc + (b ? Vec<T>::loadu(a + j) * Vec<T>::loadu(b + j) : Vec<T>::loadu(a + j));
-  T total = lane_sum(acc);
-  for (; j < n; ++j) total += b ? a[j] * b[j] : a[j];
-  return total;
-}
-
 // Sums over rows and steps, such as a parameter vector's gradient: a step's rows are added in T with
 // vector lanes, and the steps' totals in double (flush() after each step).
 template <typename T>
@@ -239,22 +227,32 @@ struct Sums {
 };
 
 // Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift (w, shift optional: 1, 0),
-// keeping mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5).
+// keeping mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5). One pass
+// gathers sum and sum of squares of z - z[0] (shifted by the first element, so that a mean far from 0
+// does not cancel the variance away), a second writes the output.
 template <typename T>
 void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
   constexpr int64_t W = Vec<T>::size();
   for (int64_t k = 0; k < blocks; ++k) {
     const T* zk = z + k * H;
-    const T mean = dot<T>(zk, nullptr, H) / T(H);
-    Vec<T> acc(T(0));
+    const T s0 = zk[0];
+    Vec<T> acc(T(0)), acc2(T(0));
     int64_t j = 0;
     for (; j + W <= H; j += W) {
-      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(mean);
-      acc = acc + d * d;
+      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0);
+      acc = acc + d;
+      acc2 = acc2 + d * d;
     }
-    T var = lane_sum(acc);
-    for (; j < H; ++j) var += (zk[j] - mean) * (zk[j] - mean);
-    const T rstd = T(1) / std::sqrt(var / T(H) + T(kEps));
+    T sum = lane_sum(acc), sum2 = lane_sum(acc2);
+    for (; j < H; ++j) {
+      const T d = zk[j] - s0;
+      sum += d;
+      sum2 += d * d;
+    }
+    const T shifted_mean = sum / T(H);
+    const T var = std::max(sum2 / T(H) - shifted_mean * shifted_mean, T(0));
+    const T mean = s0 + shifted_mean;
+    const T rstd = T(1) / std::sqrt(var + T(kEps));
     stats[2 * k] = mean;
     stats[2 * k + 1] = rstd;
     for (j = 0; j < H; j += W) {
@@ -269,7 +267,8 @@ void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* 
 
 // Backward of layer_norm_row per block given g_raw = dL/d(out): with g = g_raw * w and n = (z - mean) rstd,
 // dz = rstd (g - mean(g) - n mean(g n)) (written, or added when `accumulate`); d_w += g_raw n and
-// d_shift += g_raw when given (at the block's offset).
+// d_shift += g_raw when given (at the block's offset). The first pass writes g and n and gathers both
+// means; the second writes dz.
 template <typename T>
 void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blocks, int64_t H, const T* stats,
                              T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, T* scratch,
@@ -280,13 +279,18 @@ void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blo
     const Vec<T> mean(stats[2 * k]), rstd(stats[2 * k + 1]);
     T* g = scratch;                                                       // g = g_raw w, then n
     T* n = scratch + H;
+    Vec<T> sum_g(T(0)), sum_gn(T(0));
     for (int64_t j = 0; j < H; j += W) {
       const int64_t m = std::min(W, H - j);
       const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
-      (w ? gr * Vec<T>::loadu(w + o + j, m) : gr).store(g + j, m);
-      ((Vec<T>::loadu(z + o + j, m) - mean) * rstd).store(n + j, m);
+      const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;      // lanes past m load as 0
+      const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
+      gv.store(g + j, m);
+      nv.store(n + j, m);
+      sum_g = sum_g + gv;
+      sum_gn = sum_gn + gv * nv;
     }
-    const T mean_g = dot<T>(g, nullptr, H) / T(H), mean_gn = dot<T>(g, n, H) / T(H);
+    const T mean_g = lane_sum(sum_g) / T(H), mean_gn = lane_sum(sum_gn) / T(H);
     if (d_w) d_w->add(g_raw + o, n, H, sums_offset + o);
     if (d_shift) d_shift->add(g_raw + o, nullptr, H, sums_offset + o);
     for (int64_t j = 0; j < H; j += W) {

@@ -30,9 +30,9 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     const T* c_prev = t == 0 ? c0.data_ptr<T>() : C + (t - 1) * B * H;
     const T* h_in = recurrent_input(h_prev, p.mask, t, r, B, R, Hin);
     const T* a_t = input.rows(t, r, a_rows);                            // (r, G*H)
+    const T* a_add = p.ln_hh ? nullptr : a_t;                           // added as the gates are read
     if (!p.ln_hh) {
-      std::memcpy(A.data(), a_t, sizeof(T) * r * GH);
-      p.hh(r, h_in, R, T(1), A.data(), GH);                              // A = a_t + h_in W_hh^T
+      p.hh(r, h_in, R, T(0), A.data(), GH);                              // A = h_in W_hh^T (+ a_t below)
     } else {
       T* z = Z ? Z + t * B * GH : z_step.data();
       p.hh(r, h_in, R, T(0), z, GH);                                     // z = h_in W_hh^T
@@ -41,20 +41,25 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     }
     for (int64_t b = 0; b < r; ++b) {
       const int64_t row = t * B + b;
-      T* Ab = A.data() + b * GH;
+      const T* Ab = A.data() + b * GH;
+      const T* ab = a_add ? a_add + b * GH : nullptr;
+      auto gate = [&](int64_t offset, int64_t j, int64_t m) {            // the pre-activation A_t[b, offset + j:]
+        const Vec<T> v = Vec<T>::loadu(Ab + offset + j, m);
+        return ab ? v + Vec<T>::loadu(ab + offset + j, m) : v;
+      };
       const T* cp = c_prev + b * H;
       T* c = Cn + row * H;
       T* P_row = Pp ? Pp + row * NP * H : nullptr;
       for (int64_t j = 0; j < H; j += Wd) {                              // pass 1: i, f, g, c~ and P, Fe
         const int64_t m = std::min(Wd, H - j);
         const Vec<T> cpv = Vec<T>::loadu(cp + j, m);
-        Vec<T> ai = Vec<T>::loadu(Ab + j, m);
+        Vec<T> ai = gate(0, j, m);
         if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
         const Vec<T> i = activate(p.sigma, ai);
-        const Vec<T> g = activate(p.phi, Vec<T>::loadu(Ab + (G - 2) * H + j, m));
+        const Vec<T> g = activate(p.phi, gate((G - 2) * H, j, m));
         Vec<T> cv, f;
         if (p.has_forget) {
-          Vec<T> af = Vec<T>::loadu(Ab + H + j, m);
+          Vec<T> af = gate(H, j, m);
           if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
           f = activate(p.sigma, af);
           cv = f * cpv + i * g;
@@ -83,7 +88,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
       for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
         const int64_t m = std::min(Wd, H - j);
         const Vec<T> cv = Vec<T>::loadu(c + j, m);
-        Vec<T> ao = Vec<T>::loadu(Ab + (G - 1) * H + j, m);
+        Vec<T> ao = gate((G - 1) * H, j, m);
         if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
         const Vec<T> o = activate(p.sigma, ao);
         const Vec<T> pc = activate(p.phi, p.ln_cw ? Vec<T>::loadu(phi_row.data() + j, m) : cv);
