@@ -5,9 +5,11 @@
   sentences; SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split).
   snownlp's segmenter was trained on all 19,484 sentences, our test split included.
 * ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
-* ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` against character 1-3-gram TF-IDF +
-  logistic regression (scikit-learn; C picked on the dev split) trained on the same split, and
-  snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
+* ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` (``bilstm``: from scratch; ``ulmfit``:
+  ``rnnkit train lm`` on the training split's reviews, no labels, then ``rnnkit train classifier
+  --pretrained`` with discriminative learning rates and gradual unfreezing, Howard & Ruder 2018) against
+  character 1-3-gram TF-IDF + logistic regression (scikit-learn; C picked on the dev split) trained on the
+  same split, and snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
 * ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
   Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
   ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
@@ -43,6 +45,11 @@ from rnnkit.tasks.scoring import classification_scores, regression_scores, segme
 
 TAGGER_ARGS = ["--epochs", "12", "--batch-size", "64", "--lr", "3e-3", "--hidden-size", "128", "--patience", "3"]
 CLASSIFIER_ARGS = ["--epochs", "8", "--batch-size", "64", "--lr", "3e-3", "--patience", "2"]
+SENTIMENT_LM_ARGS = ["--max-vocab", "3000", "--layers", "2", "--hidden-size", "256", "--embed-size", "128",
+                     "--dropout", "0.1", "--batch-size", "32", "--seq-len", "100", "--epochs", "4", "--lr", "3e-3",
+                     "--schedule", "cosine", "--val-fraction", "0.05", "--sample-length", "0"]
+ULMFIT_ARGS = ["--pooling", "concat", "--lr-decay", "2.6", "--gradual-unfreezing", "--select", "accuracy",
+               "--epochs", "6", "--batch-size", "64", "--lr", "3e-3", "--schedule", "cosine", "--warmup-steps", "100"]
 FORECAST_ARGS = {  # series -> CLI flags, ARIMA orders (None: pmdarima's auto_arima), ETS (trend, seasonal period)
     "co2": (["--input-len", "24", "--normalization", "last"], ((0, 1, 1), (0, 1, 1, 12)), (True, 12)),
     "sunspots": (["--input-len", "22", "--normalization", "zscore"], None, (False, 11)),
@@ -109,11 +116,15 @@ def sentiment(args: argparse.Namespace) -> dict:
     from sklearn.linear_model import LogisticRegression
     from snownlp import SnowNLP
 
-    ours = train(args, args.run_root / "sentiment", ["classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS,
-                                                     *args.extra])
     corpus = reviews_zh()
     labels = corpus.label_names
     train_split, dev, test = corpus.split()
+    ours = {}
+    if "bilstm" in args.classifiers:
+        ours["rnnkit BiLSTM, max pooling"] = train(args, args.run_root / "sentiment", [
+            "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, *args.extra])
+    if "ulmfit" in args.classifiers:
+        ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
     x_train = vectorizer.fit_transform([t for t, _ in train_split])
     y_train = [labels.index(label) for _, label in train_split]
@@ -127,8 +138,7 @@ def sentiment(args: argparse.Namespace) -> dict:
     tfidf = classification_scores(gold, best[2].predict(vectorizer.transform([t for t, _ in test])).tolist(), 2)
     snow = classification_scores(gold, [labels.index("pos") if SnowNLP(t).sentiments > 0.5 else labels.index("neg")
                                         for t, _ in test], 2)
-    results = {"rnnkit classifier": ours, f"TF-IDF char 1-3 + LR (C={best[1]})": tfidf,
-               "snownlp 0.12 (trained on all reviews)": snow}
+    results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]})": tfidf, "snownlp 0.12 (trained on all reviews)": snow}
     print(f"reviews-zh test: {len(test)} reviews")
     print(table(["classifier", "accuracy", "macro-F1"],
                 [[n, s["accuracy"], s["macro_f1"]] for n, s in results.items()]))
@@ -196,6 +206,21 @@ def forecast(args: argparse.Namespace) -> dict:
     return results
 
 
+def ulmfit(args: argparse.Namespace, train_split) -> dict:
+    """A character LM on the training reviews (one a line, whitespace dropped as the classifier's
+    tokens do), then the classifier fine-tuned from it; the LM's validation scores go with the test scores."""
+    from rnnkit.data.sequences import split_text
+
+    text = args.run_root / "sentiment-lm.txt"
+    text.parent.mkdir(parents=True, exist_ok=True)
+    text.write_text("".join("".join(split_text(t, "char")) + "\n" for t, _ in train_split), encoding="utf-8")
+    lm_dir = args.run_root / "sentiment-lm"
+    language_model = train(args, lm_dir, ["lm", "--corpus", str(text), *SENTIMENT_LM_ARGS])
+    scores = train(args, args.run_root / "sentiment-ulmfit", ["classifier", "--corpus", "reviews-zh", "--pretrained",
+                                                               str(lm_dir), *ULMFIT_ARGS, *args.extra])
+    return {**scores, "lm_validation_bits_per_char": language_model["bits"], "lm_steps": language_model["steps"]}
+
+
 BENCHMARKS = {"segmentation": segmentation, "ner": ner, "sentiment": sentiment, "forecast": forecast}
 
 
@@ -208,6 +233,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     parser.add_argument("--series", nargs="+", default=["co2", "sunspots"], choices=list(FORECAST_ARGS))
     parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--classifiers", nargs="+", default=["bilstm", "ulmfit"], choices=["bilstm", "ulmfit"],
+                        help="sentiment: the rnnkit classifiers to train (or --reuse)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more flags for the rnnkit train command (must come last)")
     args = parser.parse_args()
