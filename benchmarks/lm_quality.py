@@ -30,6 +30,7 @@ import json
 import os
 import platform
 import statistics
+import textwrap
 import time
 from pathlib import Path
 
@@ -147,7 +148,7 @@ def plot(points: list[dict], path: Path, title: str) -> None:
     axes.axhline(TARGET, color="grey", linestyle="--", linewidth=1, label=f"target {TARGET}")
     axes.set_xlabel("wall-clock minutes of training")
     axes.set_ylabel("nats / char")
-    axes.set_title(title, fontsize=9)
+    axes.set_title("\n".join(textwrap.wrap(title, 100)), fontsize=8)
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
