@@ -352,15 +352,20 @@ def streaming_line(streaming) -> str:
             f"ratio **{ratio:.2f}** (median of rounds; target ≤ 1.1: {'met' if ratio <= 1.1 else 'NOT MET'}).")
 
 
-def write_section(text: str) -> None:
-    """Replaces (or appends) the "## Speed" section of BENCHMARKS.md, leaving the others as they are."""
+def write_section(text: str, append: bool = False) -> None:
+    """Replaces (or adds) the "## Speed" section of BENCHMARKS.md, leaving the others as they are; with
+    ``append``, adds ``text`` (less its heading) at the end of the section (a second thread count run
+    apart from the first, e.g. when the machine is free for 2 threads)."""
     content = BENCHMARKS_MD.read_text() if BENCHMARKS_MD.exists() else "# Benchmarks\n"
     start = content.find("\n## Speed\n")
     if start < 0:
         content = content.rstrip("\n") + "\n\n" + text
     else:
         end = content.find("\n## ", start + 1)
-        content = content[:start + 1] + text + ("" if end < 0 else content[end:])
+        end = len(content) if end < 0 else end
+        if append:
+            text = content[start + 1:end].rstrip("\n") + "\n\n" + text.split("\n", 2)[2].lstrip("\n")
+        content = content[:start + 1] + text + content[end:]
     BENCHMARKS_MD.write_text(content.rstrip("\n") + "\n")
 
 
@@ -375,6 +380,8 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or wall time")
     parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
+    parser.add_argument("--append", action="store_true",
+                        help="add the tables to BENCHMARKS.md's Speed section instead of replacing it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads[0])
     torch.manual_seed(0)
@@ -388,7 +395,7 @@ def main() -> None:
     build_note = (f"built and loaded in {time.perf_counter() - started:.0f} s" if built else "not available here")
     command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + \
         (f" --threads {' '.join(map(str, args.threads))}" if args.threads != [1, 2] else "") + \
-        (" --peers" if args.peers else "") + \
+        (" --peers" if args.peers else "") + (" --append" if args.append else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
         (f" --clock {args.clock}" if args.clock != "cpu" else "")
@@ -420,15 +427,16 @@ def main() -> None:
             lines += table
             over += missed
     torch.set_num_threads(args.threads[0])
-    table = [f"**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward, "
-             f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, args.clock), ""]
-    print("\n".join(table), flush=True)
-    lines += table
-    lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
+    if not args.append:                                       # once per section: the first thread count
+        table = [f"**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward, "
+                 f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, args.clock), ""]
+        print("\n".join(table), flush=True)
+        lines += table
+        lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
     lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
     print("\n".join(lines[-4:]), flush=True)
     if not args.quick:
-        write_section("\n".join(lines))
+        write_section("\n".join(lines), append=args.append)
         print(f"wrote the Speed section of {BENCHMARKS_MD}")
 
 
