@@ -107,11 +107,17 @@ __attribute__((target("avx512f"))) inline void panel_range(int64_t q0, int64_t q
   }
 }
 
-// out (rows x n) = beta out + x (rows x k) op(W), the panels split over torch's intra-op threads.
+constexpr int64_t kTaskMacs = 1 << 18;   // the least work worth a thread's fork and join (a few µs)
+
+// out (rows x n) = beta out + x (rows x k) op(W), the panels split over torch's intra-op threads in
+// tasks of at least kTaskMacs multiply-adds (a small product runs on the calling thread).
 inline void panel_product(int64_t rows, const float* x, int64_t ldx, const Panels& w, float beta, float* out,
                           int64_t ldo) {
   const int64_t count = (w.n + kPanel - 1) / kPanel;
-  at::parallel_for(0, count, 1, [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
+  const int64_t per_panel = std::max<int64_t>(1, rows * w.k * kPanel);
+  const int64_t grain = std::max<int64_t>(1, (kTaskMacs + per_panel - 1) / per_panel);
+  at::parallel_for(0, count, grain,
+                   [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
 }
 
 }  // namespace rnnkit_native
