@@ -43,7 +43,8 @@ def browser():
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        # a first launch on a busy machine (font cache, new profile) can take longer than Playwright's 30 s
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS, timeout=180_000)
         yield chromium
         chromium.close()
 
