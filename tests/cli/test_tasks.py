@@ -42,7 +42,7 @@ def test_tag_segments_full_and_half_width_text_alike_in_its_own_characters(segme
     from rnnkit.tasks.tagger import Tagger
 
     metadata = Tagger.from_checkpoint(segmenter)[1]
-    assert metadata["encoder"]["normalize"] == "width-classes" and metadata["encoder"]["lexicon"]["words"]
+    assert metadata["encoder"]["normalize"] == "width-classes" and metadata["encoder"]["lexicon"] is None
     half, full = "我在2023年买了iPhone 15手机", "我在２０２３年买了ｉＰｈｏｎｅ　１５手机"
     assert main(["tag", str(segmenter), half, full]) == 0
     half_words, full_words = (line.split(" ") for line in capsys.readouterr().out.splitlines())

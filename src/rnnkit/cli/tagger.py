@@ -31,7 +31,8 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                             "character-level BMES corpora)")
     model.add_argument("--lexicon", action=argparse.BooleanOptionalAction,
                        help="dictionary features: which training words (seen twice or more) start and end at each "
-                            "character (default: on for character-level BMES corpora)")
+                            "character; character-level BMES corpora only (default: off: on pd98 it lowered OOV "
+                            "recall, see BENCHMARKS.md)")
     add(model, "lexicon_max_len", 4)
     add(model, "lexicon_embed_size", 16)
     add(model, "hidden_size", 150)
@@ -51,7 +52,7 @@ def run_train(args: argparse.Namespace, run) -> dict:
     corpus = load_tagging_corpus(args.corpus, args.encoding, args.file_format)
     segmenting = corpus.scheme == "bmes" and corpus.level == "char"
     normalize = segmenting if args.normalize is None else args.normalize
-    use_lexicon = segmenting if args.lexicon is None else args.lexicon
+    use_lexicon = bool(args.lexicon)
     if use_lexicon and not segmenting:
         raise CommandError(f"--lexicon: needs a character-level BMES corpus, {corpus.name} is "
                            f"{corpus.level}-level with scheme {corpus.scheme}")
