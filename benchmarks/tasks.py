@@ -1,9 +1,13 @@
 """Sequence tasks on real data, side by side with their peers, on the documented test splits.
 
 * ``segmentation``: ``rnnkit train tagger --corpus pd98-seg`` (BiLSTM-CRF, character + bigram
-  embeddings) against jieba (its default dictionary + HMM) and snownlp's segmenter on the same test
-  sentences; SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split).
-  snownlp's segmenter was trained on all 19,484 sentences, our test split included.
+  embeddings, characters in their normal form; ``--variants`` adds the model with dictionary-match
+  features and the one on plain characters) against jieba (its default dictionary + HMM) and snownlp's segmenter on three
+  sets: the pd98 test split, the same sentences with ASCII digits and Latin letters (as modern text writes
+  them), and seg-web50 (``benchmarks/data/seg-web50.tsv``: 50 hand-segmented sentences of web and
+  encyclopedia text); SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split,
+  compared in half-width forms). snownlp's segmenter was trained on all 19,484 sentences, our test split
+  included.
 * ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
 * ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` (``bilstm``: from scratch; ``ulmfit``:
   ``rnnkit train lm`` on the training split's reviews, no labels, then ``rnnkit train classifier
@@ -40,9 +44,16 @@ import torch
 from rnnkit.cli.main import main as rnnkit_main
 from rnnkit.data.classification import reviews_zh
 from rnnkit.data.series import load_series, windows
-from rnnkit.data.tagging import load_tagging_corpus, words_from_bmes
+from rnnkit.data.tagging import load_tagging_corpus, read_segmented, words_from_bmes
+from rnnkit.data.textnorm import fold_width
 from rnnkit.tasks.scoring import classification_scores, regression_scores, segmentation_scores
 
+SEG_WEB = Path(__file__).parent / "data" / "seg-web50.tsv"
+SEG_VARIANTS = {  # run directory -> the segmenter's description, its flags
+    "seg": ("normal form", []),
+    "seg-lexicon": ("normal form + lexicon", ["--lexicon"]),
+    "seg-plain": ("plain characters", ["--no-normalize"]),
+}
 TAGGER_ARGS = ["--epochs", "12", "--batch-size", "64", "--lr", "3e-3", "--hidden-size", "128", "--patience", "3"]
 CLASSIFIER_ARGS = ["--epochs", "8", "--batch-size", "64", "--lr", "3e-3", "--patience", "2"]
 SENTIMENT_LM_ARGS = ["--max-vocab", "3000", "--layers", "2", "--hidden-size", "256", "--embed-size", "128",
@@ -80,25 +91,58 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join(lines + ["| " + " | ".join(cell(v) for v in row) + " |" for row in rows])
 
 
+def ascii_forms(text: str) -> str:
+    """Full-width digits, Latin letters, ``．`` and ``％`` in ASCII; other punctuation (，：（）) stays full-width."""
+    return "".join(a if a.isascii() and (a.isalnum() or a in ".%") else c for c, a in ((c, fold_width(c)) for c in text))
+
+
+def rnnkit_segmenter(run_dir: Path):
+    """The texts -> words function of a trained segmenter run (:func:`rnnkit.tasks.tagger.segment_texts`)."""
+    from rnnkit.data.sequences import TokenEncoder
+    from rnnkit.tasks.tagger import Tagger, segment_texts
+
+    model, metadata = Tagger.from_checkpoint(run_dir)
+    encoder = TokenEncoder.from_dict(metadata["encoder"])
+    return lambda texts: [[text[a:b] for a, b in spans] for text, spans in zip(texts, segment_texts(model, encoder,
+                                                                                                  texts))]
+
+
 def segmentation(args: argparse.Namespace) -> dict:
     import jieba
     from snownlp import SnowNLP
 
-    ours = train(args, args.run_root / "seg", ["tagger", "--corpus", "pd98-seg", *TAGGER_ARGS, *args.extra])
+    runs = {f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[run][0]}": (run, SEG_VARIANTS[run][1]) for run in args.variants}
+    scores = {name: train(args, args.run_root / run, ["tagger", "--corpus", "pd98-seg", *TAGGER_ARGS, *flags,
+                                                      *args.extra]) for name, (run, flags) in runs.items()}
     corpus = load_tagging_corpus("pd98-seg")
     train_split, _, test = corpus.split()
-    train_words = {w for tokens, tags in train_split for w in words_from_bmes(tokens, tags)}
+    half = (lambda word: "".join(fold_width(c) for c in word))
+    train_words = {half(w) for tokens, tags in train_split for w in words_from_bmes(tokens, tags)}
     gold = [words_from_bmes(tokens, tags) for tokens, tags in test]
-    texts = ["".join(words) for words in gold]
+    web = read_segmented(SEG_WEB)
+    sets = {"pd98 test": (["".join(words) for words in gold], gold),
+            "pd98 test, ASCII": (["".join(map(ascii_forms, words)) for words in gold],
+                                 [[ascii_forms(w) for w in words] for words in gold]),
+            "seg-web50": ([text for text, _ in web], [words for _, words in web])}
     jieba.setLogLevel(60)
-    results = {"rnnkit BiLSTM-CRF": ours,
-               "jieba 0.42 (default dict + HMM)": segmentation_scores(gold, [jieba.lcut(t) for t in texts],
-                                                                      train_words),
-               "snownlp 0.12 (trained on all pd98)": segmentation_scores(gold, [SnowNLP(t).words for t in texts],
-                                                                         train_words)}
-    rows = [[name, s["precision"], s["recall"], s["f1"], s["oov_recall"]] for name, s in results.items()]
-    print(f"pd98-seg test: {len(test)} sentences, {ours['words']} words, OOV rate {ours['oov_rate']:.4f}")
-    print(table(["segmenter", "P", "R", "F1", "OOV recall"], rows))
+    segmenters = {name: rnnkit_segmenter(args.run_root / run) for name, (run, _) in runs.items()}
+    segmenters["jieba 0.42 (default dict + HMM)"] = lambda texts: [jieba.lcut(t) for t in texts]
+    segmenters["snownlp 0.12 (trained on all pd98)"] = lambda texts: [SnowNLP(t).words for t in texts]
+    results = {}
+    for name, segment in segmenters.items():
+        results[name] = {}
+        for set_name, (texts, set_gold) in sets.items():
+            predicted = [[w for word in words for w in word.split()] for words in segment(texts)]
+            results[name][set_name] = segmentation_scores([[half(w) for w in ws] for ws in set_gold],
+                                                          [[half(w) for w in ws] for ws in predicted], train_words)
+        results[name]["training"] = scores.get(name)
+    print(f"pd98-seg test: {len(test)} sentences, {results[next(iter(runs))]['pd98 test']['words']} words; "
+          f"seg-web50: {len(web)} sentences, {results[next(iter(runs))]['seg-web50']['words']} words")
+    rows = [[name, r["pd98 test"]["precision"], r["pd98 test"]["recall"], r["pd98 test"]["f1"],
+             r["pd98 test"]["oov_recall"], r["pd98 test, ASCII"]["f1"], r["seg-web50"]["f1"],
+             r["seg-web50"]["oov_recall"]] for name, r in results.items()]
+    print(table(["segmenter", "pd98 P", "pd98 R", "pd98 F1", "pd98 OOV R", "pd98 ASCII F1", "web50 F1",
+                 "web50 OOV R"], rows))
     return results
 
 
@@ -233,6 +277,8 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch threads (1 on a shared machine)")
     parser.add_argument("--series", nargs="+", default=["co2", "sunspots"], choices=list(FORECAST_ARGS))
     parser.add_argument("--horizon", type=int, default=1)
+    parser.add_argument("--variants", nargs="+", default=["seg"], choices=list(SEG_VARIANTS),
+                        help="segmentation: the rnnkit segmenters to train (or --reuse)")
     parser.add_argument("--classifiers", nargs="+", default=["bilstm", "ulmfit"], choices=["bilstm", "ulmfit"],
                         help="sentiment: the rnnkit classifiers to train (or --reuse)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
