@@ -1,7 +1,8 @@
 """Tiny-shakespeare character-level validation loss of a 2-layer LSTM within a wall-clock budget.
 
-Data: ``../shared/data/tinyshakespeare/input.txt`` (or ``--data``), the standard split: the first 90%
-of the characters train, the last 10% validate (``rnnkit.data.text_file(...).split(0.1)``).
+Data: ``../shared/data/tinyshakespeare/input.txt`` (or ``--data``: a text file, or a corpus that installs
+with a package, ``poems`` or ``python``), the standard split: the first 90% of the characters train, the
+last 10% validate (``rnnkit.data.load_corpus(...).split(0.1)``; a packaged corpus splits by documents).
 Model: ``rnnkit.tasks.LanguageModel`` (embedding, LSTM stack, output layer), trained by
 ``rnnkit.train.Trainer`` with truncated BPTT over ``StreamBatches``, Adam (or NT-ASGD), gradient norm
 clipped to 5, and either a reduce-on-plateau schedule (learning rate halved when a validation does not
@@ -36,7 +37,7 @@ from pathlib import Path
 
 import torch
 
-from rnnkit.data import StreamBatches, Vocabulary, text_file
+from rnnkit.data import StreamBatches, Vocabulary, load_corpus
 from rnnkit.tasks import LanguageModel, LanguageModelConfig, perplexity_metrics
 from rnnkit.train import Callback, TrainConfig, Trainer
 from rnnkit.train.plan import step_seconds
@@ -157,7 +158,8 @@ def plot(points: list[dict], path: Path, title: str) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--data", type=Path, default=DATA, help=f"a text file (default {DATA})")
+    parser.add_argument("--data", default=str(DATA),
+                        help=f"a text file, or poems / python (packaged corpora) (default {DATA})")
     parser.add_argument("--minutes", type=float, default=60.0, help="training time budget (default 60)")
     parser.add_argument("--out-dir", type=Path, default=Path("runs/lm-quality"))
     parser.add_argument("--cell", default="lstm")
@@ -188,7 +190,7 @@ def main() -> None:
     args = parser.parse_args()
     torch.set_num_threads(args.threads or free_cores())
 
-    corpus = text_file(args.data)
+    corpus = load_corpus(args.data)
     train_text, val_text = corpus.split(0.1)
     vocab = Vocabulary.build(corpus.text)
     train = StreamBatches(vocab.encode(train_text), args.batch_size, args.seq_len)
@@ -217,7 +219,7 @@ def main() -> None:
                  f"{name} {getattr(args, name.replace('-', '_')):g}, "
                  for name in ("weight-drop", "embedding-dropout", "ar", "tar") if getattr(args, name.replace('-', '_')))
              + f"B={args.batch_size}, T={args.seq_len}, {args.optimizer} {args.lr:g} {args.schedule}")
-    print(f"tiny-shakespeare: {len(train_text):,} train / {len(val_text):,} validation chars, V={len(vocab)}; "
+    print(f"{Path(args.data).name}: {len(train_text):,} train / {len(val_text):,} validation chars, V={len(vocab)}; "
           f"{setup}; {torch.get_num_threads()} threads; budget {args.minutes:g} min", flush=True)
     started = time.perf_counter()
     trainer.fit(train, val)
@@ -234,7 +236,7 @@ def main() -> None:
               "machine": f"{platform.machine()}, {torch.get_num_threads()} torch threads"}
     args.out_dir.mkdir(parents=True, exist_ok=True)
     (args.out_dir / "lm_quality.json").write_text(json.dumps(result, indent=1))
-    plot(curve.points, args.out_dir / "lm_quality.png", f"tiny-shakespeare, {setup}")
+    plot(curve.points, args.out_dir / "lm_quality.png", f"{Path(args.data).name}, {setup}")
     print(f"\n| setup | budget | steps (epochs) | best val nats/char (at min) | final val | target <= {TARGET} |")
     print("|---|---|---|---|---|---|")
     print(f"| {setup} | {args.minutes:g} min | {trainer.step} ({result['epochs']:.2f}) | "
