@@ -43,17 +43,16 @@ import contextlib
 import os
 import statistics
 import time
-import weakref
 from pathlib import Path
 from typing import Callable, Iterator, NamedTuple
 
 import torch
-from torch.utils._python_dispatch import TorchDispatchMode
-from torch.utils._pytree import tree_leaves
 
 import rnnkit
 from rnnkit import kernels
 from rnnkit.kernels import native
+
+from peak_memory import peak_megabytes
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
@@ -168,47 +167,6 @@ def timed(fn: Callable[[], None], device, clock: str) -> float:
     started = now()
     fn()
     return now() - started
-
-
-class PeakTracker(TorchDispatchMode):
-    """Follows every tensor storage that an op returns until it is freed; ``peak`` is the most bytes
-    alive at once. (Temporaries inside a single kernel are not seen: op outputs, activations saved
-    for backward and gradients are.) Unlike the profiler it keeps no per-op records."""
-
-    def __init__(self):
-        super().__init__()
-        self.live: dict[int, int] = {}
-        self.now = self.peak = 0
-
-    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
-        out = func(*args, **(kwargs or {}))
-        for tensor in tree_leaves(out):
-            if isinstance(tensor, torch.Tensor) and tensor.layout == torch.strided and tensor.device.type != "meta":
-                storage = tensor.untyped_storage()
-                key = id(storage)
-                if key not in self.live and storage.nbytes():
-                    self.live[key] = storage.nbytes()
-                    self.now += storage.nbytes()
-                    self.peak = max(self.peak, self.now)
-                    weakref.finalize(storage, self._free, key)
-        return out
-
-    def _free(self, key: int) -> None:
-        self.now -= self.live.pop(key)
-
-
-def peak_megabytes(fn: Callable[[], None], device) -> float:
-    """The most tensor memory newly held at once while ``fn`` runs (MiB)."""
-    if torch.device(device).type == "cuda":
-        torch.cuda.synchronize()
-        base = torch.cuda.memory_allocated()
-        torch.cuda.reset_peak_memory_stats()
-        fn()
-        torch.cuda.synchronize()
-        return (torch.cuda.max_memory_allocated() - base) / 2 ** 20
-    with PeakTracker() as tracker:
-        fn()
-    return tracker.peak / 2 ** 20
 
 
 def bench_size(size, configs, rounds: int, device, clock: str, peers: bool) -> list[dict]:

@@ -1,6 +1,6 @@
 // rnnkit native loops: the GRU forward and backward step loops (kernels/gru.py).
 #pragma once
-#include "common.h"
+#include "layernorm.h"
 
 namespace rnnkit_native {
 

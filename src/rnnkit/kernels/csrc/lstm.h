@@ -1,6 +1,6 @@
 // rnnkit native loops: the LSTM forward and backward step loops (kernels/lstm.py).
 #pragma once
-#include "common.h"
+#include "layernorm.h"
 
 namespace rnnkit_native {
 

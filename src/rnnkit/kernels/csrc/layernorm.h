@@ -1,0 +1,129 @@
+// rnnkit native loops: layer norm over blocks of a row (forward and backward) and the input side of the
+// pre-activations, with the input-side layer norm (the LSTM and GRU loops). See bindings.cpp.
+#pragma once
+#include "common.h"
+
+namespace rnnkit_native {
+
+// Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift (w, shift optional: 1, 0),
+// keeping mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5). One pass
+// gathers sum and sum of squares of z - z[0] (shifted by the first element, so that a mean far from 0
+// does not cancel the variance away), a second writes the output.
+template <typename T>
+void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t k = 0; k < blocks; ++k) {
+    const T* zk = z + k * H;
+    const T s0 = zk[0];
+    Vec<T> acc(T(0)), acc2(T(0));
+    int64_t j = 0;
+    for (; j + W <= H; j += W) {
+      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0);
+      acc = acc + d;
+      acc2 = acc2 + d * d;
+    }
+    T sum = lane_sum(acc), sum2 = lane_sum(acc2);
+    for (; j < H; ++j) {
+      const T d = zk[j] - s0;
+      sum += d;
+      sum2 += d * d;
+    }
+    const T shifted_mean = sum / T(H);
+    const T var = std::max(sum2 / T(H) - shifted_mean * shifted_mean, T(0));
+    const T mean = s0 + shifted_mean;
+    const T rstd = T(1) / std::sqrt(var + T(kEps));
+    stats[2 * k] = mean;
+    stats[2 * k + 1] = rstd;
+    for (j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      Vec<T> n = (Vec<T>::loadu(zk + j, m) - Vec<T>(mean)) * Vec<T>(rstd);
+      if (w) n = n * Vec<T>::loadu(w + k * H + j, m);
+      if (shift) n = n + Vec<T>::loadu(shift + k * H + j, m);
+      n.store(out + k * H + j, m);
+    }
+  }
+}
+
+// Backward of layer_norm_row per block given g_raw = dL/d(out): with g = g_raw * w and n = (z - mean) rstd,
+// dz = rstd (g - mean(g) - n mean(g n)) (written, or added when `accumulate`); d_w += g_raw n and
+// d_shift += g_raw when given (at the block's offset). The first pass writes g and n and gathers both
+// means; the second writes dz.
+template <typename T>
+void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blocks, int64_t H, const T* stats,
+                             T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, T* scratch,
+                             int64_t sums_offset = 0) {
+  constexpr int64_t W = Vec<T>::size();
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t o = k * H;
+    const Vec<T> mean(stats[2 * k]), rstd(stats[2 * k + 1]);
+    T* g = scratch;                                                       // g = g_raw w, then n
+    T* n = scratch + H;
+    Vec<T> sum_g(T(0)), sum_gn(T(0));
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
+      const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;      // lanes past m load as 0
+      const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
+      gv.store(g + j, m);
+      nv.store(n + j, m);
+      sum_g = sum_g + gv;
+      sum_gn = sum_gn + gv * nv;
+    }
+    const T mean_g = lane_sum(sum_g) / T(H), mean_gn = lane_sum(sum_gn) / T(H);
+    if (d_w) d_w->add(g_raw + o, n, H, sums_offset + o);
+    if (d_shift) d_shift->add(g_raw + o, nullptr, H, sums_offset + o);
+    for (int64_t j = 0; j < H; j += W) {
+      const int64_t m = std::min(W, H - j);
+      Vec<T> d = rstd * (Vec<T>::loadu(g + j, m) - Vec<T>(mean_g) - Vec<T>::loadu(n + j, m) * Vec<T>(mean_gn));
+      if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
+      d.store(dz + o + j, m);
+    }
+  }
+}
+
+// The input side of every pre-activation at step t: a_in[t] as given, or, with the input-side layer
+// norm, LNb(z_x[t]) ln_ih + bias computed here from z_x = x W_ih^T (and its backward: dz_x[t],
+// with the gradients of ln_ih and the bias summed).
+template <typename T>
+struct InputSide {
+  const T* a_in = nullptr;     // (T, B, N): a_in, or z_x with layer norm
+  const T* ln = nullptr;       // ln_ih_weight (N) or null: no layer norm
+  const T* bias = nullptr;     // (N) or null
+  T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
+  int64_t B = 0, N = 0, H = 0;
+
+  const T* rows(int64_t t, int64_t r, std::vector<T>& scratch) const {
+    const T* src = a_in + t * B * N;
+    if (!ln) return src;
+    for (int64_t b = 0; b < r; ++b)
+      layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats + (t * B + b) * (N / H) * 2);
+    return scratch.data();
+  }
+
+  // dz_x[t] (rows of dzx) from the pre-activation gradients d_pre (rows of width N, stride ld).
+  void backward(int64_t t, int64_t r, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln, Sums<T>& d_bias,
+                T* ln_scratch) const {
+    for (int64_t b = 0; b < r; ++b) {
+      const int64_t row = t * B + b;
+      layer_norm_row_backward(d_pre + b * ld, ln, a_in + row * N, N / H, H, stats + row * (N / H) * 2,
+                              dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr),
+                              ln_scratch);
+    }
+  }
+};
+
+template <typename T>
+InputSide<T> input_side(const Tensor& a_in, const OptTensor& ln, const OptTensor& bias, const OptTensor& stats,
+                        int64_t H) {
+  InputSide<T> side;
+  side.a_in = a_in.data_ptr<T>();
+  side.ln = ptr_or_null<T>(ln);
+  side.bias = ptr_or_null<T>(bias);
+  side.stats = mut_or_null<T>(stats);
+  side.B = a_in.size(1);
+  side.N = a_in.size(2);
+  side.H = H;
+  return side;
+}
+
+}  // namespace rnnkit_native
