@@ -60,6 +60,8 @@ def run_serve(args: argparse.Namespace) -> int:
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning", access_log=False, lifespan="off",
                                           timeout_graceful_shutdown=2))
     server.run(sockets=[listener])
+    if server.should_exit:          # uvicorn caught Ctrl-C (or SIGTERM) and shut down: exit as every command does
+        raise KeyboardInterrupt     # on Ctrl-C (130), whether or not its re-raised signal reached us in time
     return 0
 
 
