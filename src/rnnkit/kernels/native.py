@@ -25,6 +25,7 @@ loops run. ``python -m rnnkit.kernels.build`` builds them ahead of time.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import logging
 import os
@@ -138,12 +139,6 @@ def wait_for_build(timeout: float) -> ModuleType | None:
     return load(build=False)
 
 
-def describe() -> str:
-    """One line on the C++ loops here: the setting and whether they are built."""
-    state = "built" if is_built() else "building" if is_building() else "not built"
-    return f"C++ step loops: {state} ({ENV}={setting()})"
-
-
 def build_directory() -> Path | None:
     """torch's extension directory for this source version (created), or None without the helper."""
     try:
@@ -177,7 +172,10 @@ def _flags() -> list[str]:
     return ["-O3", "-DCPU_CAPABILITY=DEFAULT"]
 
 
+@functools.cache
 def _module_name() -> str:
+    """The module's name: a hash of the sources, the flags and torch's version (read once per process;
+    every check of the build reads it, and a background build's wait checks every half second)."""
     key = "".join(path.read_text() for path in sorted(SOURCES.iterdir())) + " ".join(_flags()) + torch.__version__
     return "rnnkit_native_" + hashlib.sha1(key.encode()).hexdigest()[:12]
 
