@@ -33,6 +33,50 @@ def test_native_float32_loops_equal_torch_loops(kind, options, monkeypatch):
                                    msg=name)
 
 
+def test_a_step_splits_its_rows_over_torchs_threads(monkeypatch, two_threads):
+    """With two intra-op threads a step big enough runs on both (the loops must share torch's OpenMP
+    runtime: compiled without it, at::parallel_for runs on one thread), a small one on one."""
+    use_engine("native", monkeypatch)
+    loops = native.load(build=False)
+    assert loops.step_threads(32, 1 << 18) == 2
+    assert loops.step_threads(32, 1 << 10) == 1             # too little work to fork for
+    assert loops.step_threads(1, 1 << 24) == 1              # one row: the product splits its panels instead
+    torch.set_num_threads(1)
+    assert loops.step_threads(32, 1 << 18) == 1
+
+
+SPLIT_VARIANTS = [("lstm", {"peephole": True}), ("lstm", {"layer_norm": True, "peephole": True}),
+                  ("lstm", {"layer_norm": True, "proj_size": 24}), ("lstm", {"coupled": True}),
+                  ("gru", {"layer_norm": True}), ("gru", {"reset_after": False}), ("srn", {})]
+
+
+@pytest.mark.parametrize("kind,options", SPLIT_VARIANTS,
+                         ids=[f"{kind}-" + ",".join(f"{k}={v}" for k, v in o.items()) for kind, o in SPLIT_VARIANTS])
+def test_steps_split_over_two_threads_equal_the_torch_loops(kind, options, monkeypatch, two_threads):
+    """Steps of 32 rows split over two threads (the per-thread sums of the vector parameters' gradients
+    included) give the torch loops' values, with lengths, recurrent dropout and zoneout."""
+    def run(engine):
+        use_engine(engine, monkeypatch)
+        torch.manual_seed(5)
+        cell = make_cell(kind, options, input_size=8, hidden_size=64)
+        batch = 32
+        x = torch.randn(batch, 4, 8, dtype=torch.float64, requires_grad=True)
+        state = random_state(cell, batch=batch)
+        lengths = torch.tensor([4] * 20 + [3] * 6 + [1] * 6)
+        mask = recurrent_mask(cell, batch=batch)
+        torch.manual_seed(6)
+        y, final = run_cell(cell, x, state, lengths, recurrent_mask=mask, zoneout=0.2, training=True)
+        return y, grads_of(weighted_loss(y, final, loss_weights(y, final)), cell, x, state)
+
+    use_engine("native", monkeypatch)
+    assert native.load(build=False).step_threads(32, 4 * 64 * 64) == 2     # this size splits
+    y_native, g_native = run("native")
+    y_torch, g_torch = run("torch")
+    torch.testing.assert_close(y_native, y_torch, atol=1e-12, rtol=0)
+    for name, want in g_torch.items():
+        torch.testing.assert_close(g_native[name], want, atol=1e-10, rtol=1e-10, msg=name)
+
+
 def test_native_loops_are_not_used_where_they_do_not_apply(monkeypatch):
     monkeypatch.setenv(native.ENV, "0")
     assert native.loops_for(torch.zeros(1)) is None                        # switched off

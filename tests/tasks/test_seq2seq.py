@@ -148,15 +148,6 @@ def _reverse_task(count, generator, alphabet=8, longest=6):
     return examples
 
 
-@pytest.fixture
-def one_thread():
-    """Tiny matrices run fastest on one thread, and a busy machine makes more threads much slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def test_learns_to_reverse_sequences(one_thread):
     """Reversing 2-6 symbols of 8: at least 99% exact match on unseen sequences after 800 steps.
 

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 SOURCES = Path(__file__).with_name("csrc")              # bindings.cpp and the headers it includes
 FUNCTIONS = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "simple_forward", "simple_backward",
-             "panel_products"]
+             "panel_products", "step_threads"]
 ACTIVATION_IDS = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4, "softsign": 5}
 ENV = "RNNKIT_NATIVE"
 SETTINGS = ("auto", "0", "1")
@@ -162,14 +162,23 @@ def zoneout_args(d: Zoneout) -> tuple[torch.Tensor | None, float, bool]:
 
 
 def _flags() -> list[str]:
-    """Compiler flags for the CPU torch dispatches to: its vector width for the pointwise passes."""
+    """Compiler flags for the CPU torch dispatches to: its vector width for the pointwise passes, and
+    OpenMP where torch's intra-op threads are OpenMP's (``at::parallel_for`` is a header template there,
+    which runs on one thread in code compiled without OpenMP; the extension then shares torch's runtime)."""
     capability = torch.backends.cpu.get_cpu_capability()
     if capability == "AVX512":
-        return ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-DCPU_CAPABILITY=AVX512",
-                "-DCPU_CAPABILITY_AVX512"]
-    if capability == "AVX2":
-        return ["-O3", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
-    return ["-O3", "-DCPU_CAPABILITY=DEFAULT"]
+        flags = ["-O3", "-mavx512f", "-mavx512bw", "-mavx512vl", "-mavx512dq", "-mfma", "-DCPU_CAPABILITY=AVX512",
+                 "-DCPU_CAPABILITY_AVX512"]
+    elif capability == "AVX2":
+        flags = ["-O3", "-mavx2", "-mfma", "-DCPU_CAPABILITY=AVX2", "-DCPU_CAPABILITY_AVX2"]
+    else:
+        flags = ["-O3", "-DCPU_CAPABILITY=DEFAULT"]
+    return flags + _openmp_flags()
+
+
+def _openmp_flags() -> list[str]:
+    """``-fopenmp`` where torch runs its intra-op threads on OpenMP (Linux builds), else nothing."""
+    return ["-fopenmp"] if torch._C.has_openmp and sys.platform.startswith("linux") else []
 
 
 @functools.cache
@@ -186,7 +195,8 @@ def _build() -> ModuleType | None:
     try:
         logger.info("rnnkit: compiling the native BPTT loops (once per version, about a minute)")
         return load_inline(_module_name(), cpp_sources=(SOURCES / "bindings.cpp").read_text(), functions=FUNCTIONS,
-                           extra_cflags=_flags(), extra_include_paths=[str(SOURCES)], verbose=False)
+                           extra_cflags=_flags(), extra_ldflags=_openmp_flags(),
+                           extra_include_paths=[str(SOURCES)], verbose=False)
     except (OSError, RuntimeError, ImportError) as err:        # no compiler / ninja / BLAS symbol
         logger.warning("rnnkit: native BPTT loops unavailable, using the torch loops (%s)", err)
         return None

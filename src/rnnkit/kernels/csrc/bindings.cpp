@@ -14,6 +14,8 @@
 #include "lstm.h"
 #include "simple.h"
 
+#include <atomic>
+
 using namespace rnnkit_native;
 
 #define RNNKIT_DISPATCH(tensor, ...)                                                          \
@@ -79,7 +81,9 @@ void lstm_backward(const Tensor& P, const Tensor& Q, const Tensor& K, const OptT
                    const OptTensor& x_stats, const OptTensor& dzx, const OptTensor& d_ln_ih, const OptTensor& d_bias) {
   const int64_t H = c0.size(1), GH = w_hh.size(0);
   RNNKIT_DISPATCH(d_y, {
-    Sums<scalar_t> a_ci(H), a_cf(H), a_co(H), a_ln_hh(GH), a_ln_cw(H), a_ln_cb(H), a_ln_ih(GH), a_bias(GH);
+    auto used = [](const OptTensor& out, int64_t n) { return out.has_value() ? n : int64_t(0); };
+    Sums<scalar_t> a_ci(used(d_ci, H)), a_cf(used(d_cf, H)), a_co(used(d_co, H)), a_ln_hh(used(d_ln_hh, GH)),
+        a_ln_cw(used(d_ln_cw, H)), a_ln_cb(used(d_ln_cb, H)), a_ln_ih(used(d_ln_ih, GH)), a_bias(used(d_bias, GH));
     const InputSide<scalar_t> input =
         z_x.has_value() ? input_side<scalar_t>(*z_x, ln_ih, bias, x_stats, H) : InputSide<scalar_t>();
     lstm_backward_impl<scalar_t>(
@@ -136,7 +140,9 @@ void gru_backward(const Tensor& P_hh, const Tensor& P_in, const Tensor& gates, c
                   const OptTensor& x_stats, const OptTensor& dzx, const OptTensor& d_ln_ih, const OptTensor& d_bias) {
   const int64_t H = w_hh.size(1), H3 = w_hh.size(0);
   RNNKIT_DISPATCH(d_y, {
-    Sums<scalar_t> a_b_hh(H3), a_ln_hh(H3), a_ln_ih(H3), a_bias(H3);
+    auto used = [](const OptTensor& out, int64_t n) { return out.has_value() ? n : int64_t(0); };
+    Sums<scalar_t> a_b_hh(used(d_b_hh, H3)), a_ln_hh(used(d_ln_hh, H3)), a_ln_ih(used(d_ln_ih, H3)),
+        a_bias(used(d_bias, H3));
     const InputSide<scalar_t> input =
         z_x.has_value() ? input_side<scalar_t>(*z_x, ln_ih, bias, x_stats, H) : InputSide<scalar_t>();
     const scalar_t* W = w_hh.data_ptr<scalar_t>();
@@ -154,6 +160,17 @@ void gru_backward(const Tensor& P_hh, const Tensor& P_in, const Tensor& gates, c
     a_ln_ih.store(d_ln_ih);
     a_bias.store(d_bias);
   });
+}
+
+// How many of torch's threads run a step of r rows of `work` multiply-adds each (over_rows; a probe for
+// the tests: at::parallel_for is a header template, which runs on one thread where it was compiled
+// without the OpenMP runtime torch's threads are).
+int64_t step_threads(int64_t r, int64_t work) {
+  std::vector<std::atomic<int>> seen(std::max(1, at::get_num_threads()));
+  over_rows(r, work, [&](int64_t, int64_t) { seen[at::get_thread_num()] = 1; });
+  int64_t count = 0;
+  for (const auto& s : seen) count += s.load();
+  return count;
 }
 
 // Whether float32 products run the AVX-512 panel kernel (then the oneDNN-packed weights are not used).

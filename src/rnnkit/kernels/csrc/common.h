@@ -196,35 +196,55 @@ inline T lane_sum(const Vec<T>& v) {
 }
 
 // Sums over rows and steps, such as a parameter vector's gradient: a step's rows are added in T with
-// vector lanes, and the steps' totals in double (flush() after each step).
+// vector lanes, each of torch's intra-op threads in a row block of its own (over_rows), and the steps'
+// totals in double, the threads' blocks in thread order (flush() after each step). An unused sum has n 0.
 template <typename T>
 struct Sums {
   std::vector<double> total;
-  std::vector<T> step;
-  explicit Sums(int64_t n) : total(n), step(n) {}
+  std::vector<T> step;           // one block of n per thread
+  int64_t n;
+  explicit Sums(int64_t n_) : total(n_), step(n_ * std::max(1, at::get_num_threads())), n(n_) {}
 
-  // step[offset + j] += a[j] * c[j] (c null: a[j]) for j < n.
-  void add(const T* a, const T* c, int64_t n, int64_t offset = 0) {
+  // step[offset + j] += a[j] * c[j] (c null: a[j]) for j < m, in the calling thread's block.
+  void add(const T* a, const T* c, int64_t m, int64_t offset = 0) {
     constexpr int64_t W = Vec<T>::size();
-    T* s = step.data() + offset;
-    for (int64_t j = 0; j < n; j += W) {
-      const int64_t m = std::min(W, n - j);
-      const Vec<T> v = c ? Vec<T>::loadu(a + j, m) * Vec<T>::loadu(c + j, m) : Vec<T>::loadu(a + j, m);
-      (Vec<T>::loadu(s + j, m) + v).store(s + j, m);
+    T* s = step.data() + at::get_thread_num() * n + offset;
+    for (int64_t j = 0; j < m; j += W) {
+      const int64_t k = std::min(W, m - j);
+      const Vec<T> v = c ? Vec<T>::loadu(a + j, k) * Vec<T>::loadu(c + j, k) : Vec<T>::loadu(a + j, k);
+      (Vec<T>::loadu(s + j, k) + v).store(s + j, k);
     }
   }
   void flush() {
-    for (size_t j = 0; j < step.size(); ++j) {
-      total[j] += step[j];
-      step[j] = T(0);
+    if (n == 0) return;
+    const int64_t blocks = static_cast<int64_t>(step.size()) / n;
+    for (int64_t k = 0; k < blocks; ++k) {
+      T* s = step.data() + k * n;
+      for (int64_t j = 0; j < n; ++j) {
+        total[j] += s[j];
+        s[j] = T(0);
+      }
     }
   }
   void store(const OptTensor& out) const {
     if (!out.has_value()) return;
     T* p = out->data_ptr<T>();
-    for (size_t j = 0; j < total.size(); ++j) p[j] = T(total[j]);
+    for (int64_t j = 0; j < n; ++j) p[j] = T(total[j]);
   }
 };
+
+// Runs fn(b0, b1) on the rows [0, r) of a step, `work` multiply-adds a row: split into row blocks over
+// torch's intra-op threads when each gets at least kTaskMacs (the products inside then run on their
+// thread), else on the calling thread (where a product may split its panels over the threads instead).
+template <typename F>
+void over_rows(int64_t r, int64_t work, const F& fn) {
+  const int64_t tasks = std::min<int64_t>({static_cast<int64_t>(at::get_num_threads()), r, r * work / kTaskMacs});
+  if (tasks < 2 || at::in_parallel_region()) {
+    fn(int64_t(0), r);
+    return;
+  }
+  at::parallel_for(0, r, (r + tasks - 1) / tasks, fn);
+}
 
 // dh[j:r] += dy[t][j:r]: rows whose last valid step is t join the backward pass here.
 template <typename T>
@@ -246,13 +266,14 @@ void zoneout_split(const T* g, const Zoneout<T>& zo, int64_t offset, int64_t n, 
   }
 }
 
-// What the recurrent product reads at step t: h_{t-1} of the first r rows (width R) times the
-// recurrent-dropout mask, written to Hin[t]; h_prev itself without a mask.
+// What the recurrent product reads at step t: h_{t-1} of rows [b0, b1) (width R) times the
+// recurrent-dropout mask, written to Hin[t]; h_prev itself without a mask. Returns row 0's address.
 template <typename T>
-const T* recurrent_input(const T* h_prev, const T* mask, int64_t t, int64_t r, int64_t B, int64_t R, T* Hin) {
+const T* recurrent_input(const T* h_prev, const T* mask, int64_t t, int64_t b0, int64_t b1, int64_t B, int64_t R,
+                         T* Hin) {
   if (!mask) return h_prev;
   T* hin = Hin + t * B * R;
-  for (int64_t k = 0; k < r * R; ++k) hin[k] = h_prev[k] * mask[k];
+  for (int64_t k = b0 * R; k < b1 * R; ++k) hin[k] = h_prev[k] * mask[k];
   return hin;
 }
 
@@ -272,20 +293,20 @@ const T* begin_backward_step(int64_t t, const std::vector<int64_t>& rows_at, con
   return cell_part;
 }
 
-// dh[:r] = base + (d_pre W) [* mask], base = dy[t-1] (t > 0) + carry (zoneout), or 0; `back` is the
-// product d_pre W (r x K).
+// dh[b0:b1] = base + (d_pre W) [* mask] on rows [b0, b1) (row 0's addresses given), base = dy[t-1]
+// (t > 0) + carry (zoneout), or 0; `back` is the product d_pre W (rows x K).
 template <typename T>
-void recurrent_input_grad(int64_t r, int64_t K, const T* d_pre, int64_t ld_pre, const Product<T>& back,
+void recurrent_input_grad(int64_t b0, int64_t b1, int64_t K, const T* d_pre, int64_t ld_pre, const Product<T>& back,
                           const T* mask, const T* dy_prev, const T* carry, T* dh, std::vector<T>& scratch) {
-  const int64_t n = r * K;
-  for (int64_t k = 0; k < n; ++k) dh[k] = (dy_prev ? dy_prev[k] : T(0)) + (carry ? carry[k] : T(0));
+  const int64_t n = (b1 - b0) * K, o = b0 * K;
+  for (int64_t k = o; k < o + n; ++k) dh[k] = (dy_prev ? dy_prev[k] : T(0)) + (carry ? carry[k] : T(0));
   if (!mask) {
-    back(r, d_pre, ld_pre, T(1), dh, K);
+    back(b1 - b0, d_pre + b0 * ld_pre, ld_pre, T(1), dh + o, K);
     return;
   }
   scratch.resize(n);
-  back(r, d_pre, ld_pre, T(0), scratch.data(), K);
-  for (int64_t k = 0; k < n; ++k) dh[k] += scratch[k] * mask[k];
+  back(b1 - b0, d_pre + b0 * ld_pre, ld_pre, T(0), scratch.data(), K);
+  for (int64_t k = 0; k < n; ++k) dh[o + k] += scratch[k] * mask[o + k];
 }
 
 }  // namespace rnnkit_native

@@ -24,9 +24,9 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
     const int64_t r = rows_at[t];
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * H;
-    const T* h_in = recurrent_input(h_prev, p.mask, t, r, B, H, Hin);
+    const T* h_in = recurrent_input(h_prev, p.mask, t, 0, r, B, H, Hin);
     T* S_t = S + t * B * H3;
-    const T* gi_t = input.rows(t, r, gi_rows);                          // (r, 3H)
+    const T* gi_t = input.rows(t, 0, r, gi_rows);                          // (r, 3H)
     T* z_t = Z ? Z + t * B * H3 : nullptr;
     if (p.reset_after) {                                                  // gh = h_in W^T + b_hh [LN]
       if (!p.ln_hh) {
@@ -158,7 +158,7 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
                                   dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr), ln_scratch.data());
         d_pre = dz;
       }
-      recurrent_input_grad<T>(r, H, d_pre, H3, p.hh, p.mask, base.data(), nullptr, dH, scratch);
+      recurrent_input_grad<T>(0, r, H, d_pre, H3, p.hh, p.mask, base.data(), nullptr, dH, scratch);
     } else {
       for (int64_t b = 0; b < r; ++b) {                                   // dgi_{z,n} = dh~ [Pz, Pn]
         const int64_t row = t * B + b;
@@ -197,7 +197,7 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
       p.hh(r, d_rz, H3, T(1), d_rh.data(), H);                           // dL/dh_in
       for (int64_t k = 0; k < r * H; ++k) dH[k] = base[k] + d_rh[k] * (p.mask ? p.mask[k] : T(1));
     }
-    if (input.ln) input.backward(t, r, dgi, H3, dZX, d_ln_ih, d_bias, ln_scratch.data());
+    if (input.ln) input.backward(t, 0, r, dgi, H3, dZX, d_ln_ih, d_bias, ln_scratch.data());
     for (Sums<T>* sums : {&d_b_hh, &d_ln_hh, &d_ln_ih, &d_bias}) sums->flush();
   }
 }

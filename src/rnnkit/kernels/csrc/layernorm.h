@@ -92,18 +92,20 @@ struct InputSide {
   T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
   int64_t B = 0, N = 0, H = 0;
 
-  const T* rows(int64_t t, int64_t r, std::vector<T>& scratch) const {
+  // The rows [b0, b1) of a_t (written to scratch with layer norm); returns row 0's address.
+  const T* rows(int64_t t, int64_t b0, int64_t b1, std::vector<T>& scratch) const {
     const T* src = a_in + t * B * N;
     if (!ln) return src;
-    for (int64_t b = 0; b < r; ++b)
+    for (int64_t b = b0; b < b1; ++b)
       layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats + (t * B + b) * (N / H) * 2);
     return scratch.data();
   }
 
-  // dz_x[t] (rows of dzx) from the pre-activation gradients d_pre (rows of width N, stride ld).
-  void backward(int64_t t, int64_t r, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln, Sums<T>& d_bias,
-                T* ln_scratch) const {
-    for (int64_t b = 0; b < r; ++b) {
+  // dz_x[t] (rows [b0, b1) of dzx) from the pre-activation gradients d_pre (row 0's address, rows of
+  // width N, stride ld).
+  void backward(int64_t t, int64_t b0, int64_t b1, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln,
+                Sums<T>& d_bias, T* ln_scratch) const {
+    for (int64_t b = b0; b < b1; ++b) {
       const int64_t row = t * B + b;
       layer_norm_row_backward(d_pre + b * ld, ln, a_in + row * N, N / H, H, stats + row * (N / H) * 2,
                               dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr),

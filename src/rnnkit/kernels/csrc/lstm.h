@@ -19,8 +19,9 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
                        T* Cn, T* Mall, T* Hin, T* Z, T* HS, T* CS, T* Pp, T* Qp, T* Kp, T* Fp) {
   const int64_t Tn = a_in.size(0), B = a_in.size(1), GH = a_in.size(2);
   const int64_t R = h0.size(1), H = c0.size(1), G = GH / H, NP = G - 1;
-  std::vector<T> A(B * GH), phi_row(H), h_new(p.w_hr && zh.on ? B * R : 0), a_rows(input.ln ? B * GH : 0);
+  std::vector<T> A(B * GH), h_new(p.w_hr && zh.on ? B * R : 0), a_rows(input.ln ? B * GH : 0);
   std::vector<T> z_step(p.ln_hh && !Z ? B * GH : 0);                     // z_t when no backward keeps it
+  std::vector<std::vector<T>> phi_rows(std::max(1, at::get_num_threads()), std::vector<T>(H));   // per thread
   constexpr int64_t Wd = Vec<T>::size();
   const Vec<T> one(T(1));
   for (int64_t t = 0; t < Tn; ++t) {
@@ -28,80 +29,84 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * R;
     const T* c_prev = t == 0 ? c0.data_ptr<T>() : C + (t - 1) * B * H;
-    const T* h_in = recurrent_input(h_prev, p.mask, t, r, B, R, Hin);
-    const T* a_t = input.rows(t, r, a_rows);                            // (r, G*H)
-    const T* a_add = p.ln_hh ? nullptr : a_t;                           // added as the gates are read
-    if (!p.ln_hh) {
-      p.hh(r, h_in, R, T(0), A.data(), GH);                              // A = h_in W_hh^T (+ a_t below)
-    } else {
-      T* z = Z ? Z + t * B * GH : z_step.data();
-      p.hh(r, h_in, R, T(0), z, GH);                                     // z = h_in W_hh^T
-      for (int64_t b = 0; b < r; ++b)                                    // A = a_t + LNb(z) ln_hh
-        layer_norm_row(z + b * GH, G, H, p.ln_hh, a_t + b * GH, A.data() + b * GH, HS + (t * B + b) * G * 2);
-    }
-    for (int64_t b = 0; b < r; ++b) {
-      const int64_t row = t * B + b;
-      const T* Ab = A.data() + b * GH;
-      const T* ab = a_add ? a_add + b * GH : nullptr;
-      auto gate = [&](int64_t offset, int64_t j, int64_t m) {            // the pre-activation A_t[b, offset + j:]
-        const Vec<T> v = Vec<T>::loadu(Ab + offset + j, m);
-        return ab ? v + Vec<T>::loadu(ab + offset + j, m) : v;
-      };
-      const T* cp = c_prev + b * H;
-      T* c = Cn + row * H;
-      T* P_row = Pp ? Pp + row * NP * H : nullptr;
-      for (int64_t j = 0; j < H; j += Wd) {                              // pass 1: i, f, g, c~ and P, Fe
-        const int64_t m = std::min(Wd, H - j);
-        const Vec<T> cpv = Vec<T>::loadu(cp + j, m);
-        Vec<T> ai = gate(0, j, m);
-        if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
-        const Vec<T> i = activate(p.sigma, ai);
-        const Vec<T> g = activate(p.phi, gate((G - 2) * H, j, m));
-        Vec<T> cv, f;
-        if (p.has_forget) {
-          Vec<T> af = gate(H, j, m);
-          if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
-          f = activate(p.sigma, af);
-          cv = f * cpv + i * g;
-        } else if (p.coupled) {
-          cv = cpv + i * (g - cpv);
-        } else {
-          cv = cpv + i * g;
-        }
-        cv.store(c + j, m);
-        if (!P_row) continue;
-        const Vec<T> p_i = derivative(p.sigma, i) * (p.coupled ? g - cpv : g);       // σ'(i) g
-        p_i.store(P_row + j, m);
-        Vec<T> fe = p.has_forget ? f : (p.coupled ? one - i : one);
-        if (p.has_forget) {
-          const Vec<T> p_f = derivative(p.sigma, f) * cpv;                           // σ'(f) c_{t-1}
-          p_f.store(P_row + H + j, m);
-          if (p.w_cf) fe = fe + p_f * Vec<T>::loadu(p.w_cf + j, m);
-        }
-        (derivative(p.phi, g) * i).store(P_row + (NP - 1) * H + j, m);              // φ'(g) i
-        if (p.w_ci) fe = fe + p_i * Vec<T>::loadu(p.w_ci + j, m);
-        if (Fp) fe.store(Fp + row * H + j, m);
+    over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
+      const T* h_in = recurrent_input(h_prev, p.mask, t, b0, b1, B, R, Hin);
+      const T* a_t = input.rows(t, b0, b1, a_rows);                       // (r, G*H)
+      const T* a_add = p.ln_hh ? nullptr : a_t;                           // added as the gates are read
+      if (!p.ln_hh) {
+        p.hh(b1 - b0, h_in + b0 * R, R, T(0), A.data() + b0 * GH, GH);    // A = h_in W_hh^T (+ a_t below)
+      } else {
+        T* z = Z ? Z + t * B * GH : z_step.data();
+        p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);           // z = h_in W_hh^T
+        for (int64_t b = b0; b < b1; ++b)                                  // A = a_t + LNb(z) ln_hh
+          layer_norm_row(z + b * GH, G, H, p.ln_hh, a_t + b * GH, A.data() + b * GH, HS + (t * B + b) * G * 2);
       }
-      if (p.ln_cw) layer_norm_row(c, 1, H, p.ln_cw, p.ln_cb, phi_row.data(), CS + row * 2);   // cn
-      T* out = p.w_hr ? Mall + row * H : Y + row * R;
-      const T* hp = h_prev + b * R;
-      for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
-        const int64_t m = std::min(Wd, H - j);
-        const Vec<T> cv = Vec<T>::loadu(c + j, m);
-        Vec<T> ao = gate((G - 1) * H, j, m);
-        if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
-        const Vec<T> o = activate(p.sigma, ao);
-        const Vec<T> pc = activate(p.phi, p.ln_cw ? Vec<T>::loadu(phi_row.data() + j, m) : cv);
-        Vec<T> h = o * pc;
-        if (!p.w_hr && zh.on) h = h + zh.at(row * R + j, m) * (Vec<T>::loadu(hp + j, m) - h);
-        h.store(out + j, m);
-        if (zc.on) (cv + zc.at(row * H + j, m) * (Vec<T>::loadu(c_prev + b * H + j, m) - cv)).store(C + row * H + j, m);
-        if (Qp) {
-          (derivative(p.sigma, o) * pc).store(Qp + row * H + j, m);                  // σ'(o) φ(cn)
-          (o * derivative(p.phi, pc)).store(Kp + row * H + j, m);                   // o φ'(cn)
+      T* phi_row = phi_rows[at::get_thread_num()].data();
+      for (int64_t b = b0; b < b1; ++b) {
+        const int64_t row = t * B + b;
+        const T* Ab = A.data() + b * GH;
+        const T* ab = a_add ? a_add + b * GH : nullptr;
+        auto gate = [&](int64_t offset, int64_t j, int64_t m) {            // the pre-activation A_t[b, offset + j:]
+          const Vec<T> v = Vec<T>::loadu(Ab + offset + j, m);
+          return ab ? v + Vec<T>::loadu(ab + offset + j, m) : v;
+        };
+        const T* cp = c_prev + b * H;
+        T* c = Cn + row * H;
+        T* P_row = Pp ? Pp + row * NP * H : nullptr;
+        for (int64_t j = 0; j < H; j += Wd) {                              // pass 1: i, f, g, c~ and P, Fe
+          const int64_t m = std::min(Wd, H - j);
+          const Vec<T> cpv = Vec<T>::loadu(cp + j, m);
+          Vec<T> ai = gate(0, j, m);
+          if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
+          const Vec<T> i = activate(p.sigma, ai);
+          const Vec<T> g = activate(p.phi, gate((G - 2) * H, j, m));
+          Vec<T> cv, f;
+          if (p.has_forget) {
+            Vec<T> af = gate(H, j, m);
+            if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
+            f = activate(p.sigma, af);
+            cv = f * cpv + i * g;
+          } else if (p.coupled) {
+            cv = cpv + i * (g - cpv);
+          } else {
+            cv = cpv + i * g;
+          }
+          cv.store(c + j, m);
+          if (!P_row) continue;
+          const Vec<T> p_i = derivative(p.sigma, i) * (p.coupled ? g - cpv : g);       // σ'(i) g
+          p_i.store(P_row + j, m);
+          Vec<T> fe = p.has_forget ? f : (p.coupled ? one - i : one);
+          if (p.has_forget) {
+            const Vec<T> p_f = derivative(p.sigma, f) * cpv;                           // σ'(f) c_{t-1}
+            p_f.store(P_row + H + j, m);
+            if (p.w_cf) fe = fe + p_f * Vec<T>::loadu(p.w_cf + j, m);
+          }
+          (derivative(p.phi, g) * i).store(P_row + (NP - 1) * H + j, m);              // φ'(g) i
+          if (p.w_ci) fe = fe + p_i * Vec<T>::loadu(p.w_ci + j, m);
+          if (Fp) fe.store(Fp + row * H + j, m);
+        }
+        if (p.ln_cw) layer_norm_row(c, 1, H, p.ln_cw, p.ln_cb, phi_row, CS + row * 2);   // cn
+        T* out = p.w_hr ? Mall + row * H : Y + row * R;
+        const T* hp = h_prev + b * R;
+        for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
+          const int64_t m = std::min(Wd, H - j);
+          const Vec<T> cv = Vec<T>::loadu(c + j, m);
+          Vec<T> ao = gate((G - 1) * H, j, m);
+          if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
+          const Vec<T> o = activate(p.sigma, ao);
+          const Vec<T> pc = activate(p.phi, p.ln_cw ? Vec<T>::loadu(phi_row + j, m) : cv);
+          Vec<T> h = o * pc;
+          if (!p.w_hr && zh.on) h = h + zh.at(row * R + j, m) * (Vec<T>::loadu(hp + j, m) - h);
+          h.store(out + j, m);
+          if (zc.on)
+            (cv + zc.at(row * H + j, m) * (Vec<T>::loadu(c_prev + b * H + j, m) - cv)).store(C + row * H + j, m);
+          if (Qp) {
+            (derivative(p.sigma, o) * pc).store(Qp + row * H + j, m);                  // σ'(o) φ(cn)
+            (o * derivative(p.phi, pc)).store(Kp + row * H + j, m);                   // o φ'(cn)
+          }
         }
       }
-    }
+    });
     if (p.w_hr) {                                                         // h~ = m W_hr^T
       T* y_t = Y + t * B * R;
       T* target = zh.on ? h_new.data() : y_t;
@@ -127,7 +132,11 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
   const int64_t NP = P.size(2), G = NP + 1, H = P.size(3), GH = G * H;
   const T *Pp = P.data_ptr<T>(), *Qp = Q.data_ptr<T>(), *Kp = K.data_ptr<T>(), *Fp = ptr_or_null<T>(Fe);
   const T* DY = d_y.data_ptr<T>();
-  std::vector<T> dh_cell(B * R), carry_h(B * R), carry_c(B * H), dm_buf(B * H), dcn(H), ln_scratch(2 * H), scratch;
+  std::vector<T> dh_cell(B * R), carry_h(B * R), carry_c(B * H), dm_buf(B * H);
+  struct Scratch {
+    std::vector<T> dcn, ln, product;
+  };
+  std::vector<Scratch> scratch(std::max(1, at::get_num_threads()), Scratch{std::vector<T>(H), std::vector<T>(2 * H), {}});
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
@@ -142,49 +151,50 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
     }
     T* dA_t = dAp + t * B * GH;
     const T* c_prev = t == 0 ? c0 : C + (t - 1) * B * H;
-    for (int64_t b = 0; b < r; ++b) {
-      const int64_t row = t * B + b;
-      const T* dmb = dm + b * H;
-      T* dcb = dC + b * H;
-      T* dAb = dA_t + b * GH;
-      if (p.ln_cw) {                                                      // dcn = dm K; dc~ += LN backward
-        for (int64_t j = 0; j < H; ++j) dcn[j] = dmb[j] * Kp[row * H + j];
-        layer_norm_row_backward(dcn.data(), p.ln_cw, Cn + row * H, 1, H, CS + row * 2, dcb, true, &d_ln_cw,
-                                &d_ln_cb, ln_scratch.data());
-      }
-      for (int64_t j = 0; j < H; j += Wd) {
-        const int64_t m = std::min(Wd, H - j);
-        const Vec<T> dmv = Vec<T>::loadu(dmb + j, m);
-        const Vec<T> dao = dmv * Vec<T>::loadu(Qp + row * H + j, m);   // dA_o = dm Q
-        dao.store(dAb + (G - 1) * H + j, m);
-        Vec<T> dcv = Vec<T>::loadu(dcb + j, m);
-        if (!p.ln_cw) dcv = dcv + dmv * Vec<T>::loadu(Kp + row * H + j, m);  // dc~ += dm K
-        if (p.w_co) dcv = dcv + dao * Vec<T>::loadu(p.w_co + j, m);      // the o peephole reads c~
-        for (int64_t k = 0; k < NP; ++k)                                 // dA_{i,f,g} = dc~ P
-          (dcv * Vec<T>::loadu(Pp + (row * NP + k) * H + j, m)).store(dAb + k * H + j, m);
-        if (Fp) dcv = dcv * Vec<T>::loadu(Fp + row * H + j, m);          // dc_{t-1} = dc~ Fe
-        if (zc.on) dcv = dcv + Vec<T>::loadu(carry_c.data() + b * H + j, m);
-        dcv.store(dcb + j, m);
-      }
-    }
-    if (input.ln) input.backward(t, r, dA_t, GH, dZX, d_ln_ih, d_bias, ln_scratch.data());
-    for (int64_t b = 0; b < r; ++b) {                                     // the peepholes' gradients
-      if (p.w_ci) d_ci.add(dA_t + b * GH, c_prev + b * H, H);             // dL/dw_ci = sum dA_i c_{t-1}
-      if (p.w_cf) d_cf.add(dA_t + b * GH + H, c_prev + b * H, H);         // dL/dw_cf = sum dA_f c_{t-1}
-      if (p.w_co) d_co.add(dA_t + b * GH + (G - 1) * H, Cn + (t * B + b) * H, H);   // sum dA_o c~
-    }
-    const T* d_pre = dA_t;
-    if (p.ln_hh) {                                                        // through LNb(h_in W_hh^T) ln_hh
-      T* dz = dZ + t * B * GH;
-      for (int64_t b = 0; b < r; ++b) {
+    over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
+      Scratch& own = scratch[at::get_thread_num()];
+      for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * B + b;
-        layer_norm_row_backward(dA_t + b * GH, p.ln_hh, Z + row * GH, G, H, HS + row * G * 2, dz + b * GH, false,
-                                &d_ln_hh, static_cast<Sums<T>*>(nullptr), ln_scratch.data());
+        const T* dmb = dm + b * H;
+        T* dcb = dC + b * H;
+        T* dAb = dA_t + b * GH;
+        if (p.ln_cw) {                                                    // dcn = dm K; dc~ += LN backward
+          for (int64_t j = 0; j < H; ++j) own.dcn[j] = dmb[j] * Kp[row * H + j];
+          layer_norm_row_backward(own.dcn.data(), p.ln_cw, Cn + row * H, 1, H, CS + row * 2, dcb, true, &d_ln_cw,
+                                  &d_ln_cb, own.ln.data());
+        }
+        for (int64_t j = 0; j < H; j += Wd) {
+          const int64_t m = std::min(Wd, H - j);
+          const Vec<T> dmv = Vec<T>::loadu(dmb + j, m);
+          const Vec<T> dao = dmv * Vec<T>::loadu(Qp + row * H + j, m);   // dA_o = dm Q
+          dao.store(dAb + (G - 1) * H + j, m);
+          Vec<T> dcv = Vec<T>::loadu(dcb + j, m);
+          if (!p.ln_cw) dcv = dcv + dmv * Vec<T>::loadu(Kp + row * H + j, m);  // dc~ += dm K
+          if (p.w_co) dcv = dcv + dao * Vec<T>::loadu(p.w_co + j, m);    // the o peephole reads c~
+          for (int64_t k = 0; k < NP; ++k)                               // dA_{i,f,g} = dc~ P
+            (dcv * Vec<T>::loadu(Pp + (row * NP + k) * H + j, m)).store(dAb + k * H + j, m);
+          if (Fp) dcv = dcv * Vec<T>::loadu(Fp + row * H + j, m);        // dc_{t-1} = dc~ Fe
+          if (zc.on) dcv = dcv + Vec<T>::loadu(carry_c.data() + b * H + j, m);
+          dcv.store(dcb + j, m);
+        }
+        if (p.w_ci) d_ci.add(dAb, c_prev + b * H, H);                     // dL/dw_ci = sum dA_i c_{t-1}
+        if (p.w_cf) d_cf.add(dAb + H, c_prev + b * H, H);                 // dL/dw_cf = sum dA_f c_{t-1}
+        if (p.w_co) d_co.add(dAb + (G - 1) * H, Cn + row * H, H);         // dL/dw_co = sum dA_o c~
       }
-      d_pre = dz;
-    }
-    recurrent_input_grad(r, R, d_pre, GH, p.hh, p.mask, t > 0 ? DY + (t - 1) * B * R : nullptr,
-                         zh.on ? carry_h.data() : nullptr, dH, scratch);
+      if (input.ln) input.backward(t, b0, b1, dA_t, GH, dZX, d_ln_ih, d_bias, own.ln.data());
+      const T* d_pre = dA_t;
+      if (p.ln_hh) {                                                      // through LNb(h_in W_hh^T) ln_hh
+        T* dz = dZ + t * B * GH;
+        for (int64_t b = b0; b < b1; ++b) {
+          const int64_t row = t * B + b;
+          layer_norm_row_backward(dA_t + b * GH, p.ln_hh, Z + row * GH, G, H, HS + row * G * 2, dz + b * GH, false,
+                                  &d_ln_hh, static_cast<Sums<T>*>(nullptr), own.ln.data());
+        }
+        d_pre = dz;
+      }
+      recurrent_input_grad(b0, b1, R, d_pre, GH, p.hh, p.mask, t > 0 ? DY + (t - 1) * B * R : nullptr,
+                           zh.on ? carry_h.data() : nullptr, dH, own.product);
+    });
     for (Sums<T>* sums : {&d_ci, &d_cf, &d_co, &d_ln_hh, &d_ln_cw, &d_ln_cb, &d_ln_ih, &d_bias}) sums->flush();
   }
 }

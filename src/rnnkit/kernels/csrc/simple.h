@@ -15,7 +15,7 @@ void simple_forward_impl(const Tensor& a_in, const Tensor& h0, const Product<T>&
     const int64_t r = rows_at[t];
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * H;
-    const T* h_in = recurrent_input(h_prev, M, t, r, B, H, Hin);
+    const T* h_in = recurrent_input(h_prev, M, t, 0, r, B, H, Hin);
     std::memcpy(hn.data(), A_in + t * B * H, sizeof(T) * r * H);
     hh(r, h_in, H, T(1), hn.data(), H);                                 // a_t + h_in W^T
     for (int64_t k = 0; k < r * H; k += Wd) {
@@ -40,7 +40,7 @@ void simple_backward_impl(const Tensor& D, const Product<T>& hh, const T* M, con
     if (dht == nullptr) continue;
     T* da = dAp + t * B * H;
     for (int64_t k = 0; k < r * H; ++k) da[k] = dht[k] * Dp[t * B * H + k];    // dA = dh~ f'(A)
-    recurrent_input_grad(r, H, da, H, hh, M, t > 0 ? DY + (t - 1) * B * H : nullptr,
+    recurrent_input_grad(int64_t(0), r, H, da, H, hh, M, t > 0 ? DY + (t - 1) * B * H : nullptr,
                          zh.on ? carry.data() : nullptr, dH, scratch);
   }
 }
