@@ -7,6 +7,7 @@ import torch
 from rnnkit import reference
 from rnnkit.cells.base import state_leaves
 from rnnkit.kernels import run_cell
+from rnnkit.kernels.sequence import zoneout_factors
 
 from kernelcases import (B, ENGINES, LENGTHS, REGIMES, T, VARIANT_IDS, VARIANTS, assert_close, grads_of,
                          loss_weights, make_cell, random_state, recurrent_mask, use_engine, weighted_loss)
@@ -18,9 +19,8 @@ def zoneout_draws(cell, kind, p, seed, order):
     """The draws ``run_cell`` makes in training after ``torch.manual_seed(seed)``: d_h (T, B, R) and,
     for LSTM, d_c (T, B, H), in the kernel's (length-sorted) row order; returned in input row order."""
     torch.manual_seed(seed)
-    draws = {"h": torch.rand(T, B, cell.output_size, dtype=torch.float64).lt_(p)}
-    if kind == "lstm":
-        draws["c"] = torch.rand(T, B, cell.hidden_size, dtype=torch.float64).lt_(p)
+    shapes = [(T, B, cell.output_size)] + ([(T, B, cell.hidden_size)] if kind == "lstm" else [])
+    draws = dict(zip("hc", zoneout_factors(p, True, shapes, torch.zeros((), dtype=torch.float64))))
     inverse = torch.argsort(order)
     return {name: d[:, inverse].numpy() for name, d in draws.items()}
 

@@ -8,6 +8,8 @@ sort of the batch by length and its inverse.
 """
 from __future__ import annotations
 
+import math
+
 from typing import Any
 
 import torch
@@ -68,12 +70,24 @@ def run_cell(cell: RecurrentCell, x: torch.Tensor, state: Any, lengths: torch.Te
     return y.transpose(0, 1), final
 
 
-def _zoneout(p: float, training: bool, shape: tuple[int, ...], like: torch.Tensor) -> Zoneout:
-    """None (off), the rate itself (evaluation), or Bernoulli(p) draws ``d (T, B, .)`` (training:
-    ``uniform < p``, twice as fast as ``bernoulli_`` on CPU)."""
+def zoneout_factors(p: float, training: bool, shapes: list[tuple[int, ...]], like: torch.Tensor) -> list[Zoneout]:
+    """For each shape: None (off), the rate itself (evaluation), or Bernoulli(p) draws ``d (T, B, .)``
+    (training). The draws are 16-bit uniforms, four from each 64-bit random number (the generator's
+    cost is most of drawing on CPU: a third of ``torch.rand``'s), ``d = u < round(p 2^16)``: p is
+    rounded to a multiple of 2^-16 (1 - 2^-17 and above draw all ones)."""
     if not p:
-        return None
-    return torch.rand(shape, dtype=like.dtype, device=like.device).lt_(p) if training else p
+        return [None] * len(shapes)
+    if not training:
+        return [p] * len(shapes)
+    sizes = [math.prod(shape) for shape in shapes]
+    count = round(p * 2 ** 16)                                           # of the 2^16 values of u, those < count
+    if count >= 2 ** 16:
+        d = like.new_ones(sum(sizes))
+    else:
+        words = torch.empty(-(-sum(sizes) // 4), dtype=torch.int64, device=like.device).random_(-2 ** 63, None)
+        uniforms = words.view(torch.int16)[:sum(sizes)]                  # 16-bit uniforms in [-2^15, 2^15)
+        d = uniforms.lt(count - 2 ** 15).to(like.dtype)
+    return [part.view(shape) for part, shape in zip(d.split(sizes), shapes)]
 
 
 def _input_bias(cell: RecurrentCell, fold_hidden_bias: bool) -> torch.Tensor | None:
@@ -96,7 +110,7 @@ def _input_side(x: torch.Tensor, cell: RecurrentCell, bias: torch.Tensor | None)
 
 def _run_simple(cell: SimpleRNNCell, x, h0, mask, zoneout, training, timeline):
     a_in = gemm.linear(x, cell.weight_ih, _input_bias(cell, True))              # (T, B, H)
-    d_h = _zoneout(zoneout, training, tuple(a_in.shape), a_in)
+    d_h, = zoneout_factors(zoneout, training, [tuple(a_in.shape)], a_in)
     return SimpleRNNKernel.apply(a_in, h0, cell.weight_hh, mask, d_h, name_of(cell.nonlinearity), timeline,
                                  torch.is_grad_enabled())
 
@@ -104,8 +118,8 @@ def _run_simple(cell: SimpleRNNCell, x, h0, mask, zoneout, training, timeline):
 def _run_lstm(cell: LSTMCell, x, state, mask, zoneout, training, timeline):
     z_in, ln_ih, bias_in = _input_side(x, cell, _input_bias(cell, True))       # (T, B, G*H)
     time, batch = z_in.shape[:2]
-    d_h = _zoneout(zoneout, training, (time, batch, cell.output_size), z_in)
-    d_c = _zoneout(zoneout, training, (time, batch, cell.hidden_size), z_in)
+    shapes = [(time, batch, cell.output_size), (time, batch, cell.hidden_size)]
+    d_h, d_c = zoneout_factors(zoneout, training, shapes, z_in)
     spec = LSTMSpec(cell.has_forget_gate, cell.coupled, name_of(cell.recurrent_activation),
                     name_of(cell.activation))
     y, h, c = LSTMKernel.apply(z_in, state.h, state.c, cell.weight_hh, cell.ln_hh_weight, cell.weight_ci,
@@ -117,7 +131,7 @@ def _run_lstm(cell: LSTMCell, x, state, mask, zoneout, training, timeline):
 
 def _run_gru(cell: GRUCell, x, h0, mask, zoneout, training, timeline):
     z_in, ln_ih, bias_in = _input_side(x, cell, _input_bias(cell, not cell.reset_after))   # (T, B, 3H)
-    d_h = _zoneout(zoneout, training, (z_in.shape[0], z_in.shape[1], cell.hidden_size), z_in)
+    d_h, = zoneout_factors(zoneout, training, [(z_in.shape[0], z_in.shape[1], cell.hidden_size)], z_in)
     spec = GRUSpec(cell.reset_after, name_of(cell.recurrent_activation), name_of(cell.activation))
     bias_hh = cell.bias_hh if cell.reset_after else None
     return GRUKernel.apply(z_in, h0, cell.weight_hh, bias_hh, cell.ln_hh_weight, ln_ih, bias_in, mask, d_h, spec,
