@@ -172,6 +172,23 @@ def test_nan_propagates_as_in_the_torch_loops(kind, options, monkeypatch):
     torch.testing.assert_close(outputs["native"], outputs["torch"], equal_nan=True, atol=1e-5, rtol=0)
 
 
+@pytest.mark.parametrize("kind,options", [("LSTM", {"peephole": True}), ("GRU", {"reset_after": False}),
+                                          ("SimpleRNN", {"nonlinearity": "softsign", "zoneout": 0.1})])
+def test_saturated_activations_match_the_torch_loops(kind, options, monkeypatch):
+    """Pre-activations of ±1e4 and ±1e30: the fast reciprocal of 1 + e^{-x} (inf there) must give 0 and
+    1, not the NaN of a Newton step on an infinite denominator."""
+    layer = getattr(rnnkit, kind)(3, 4, **options).eval()
+    x = torch.tensor([[[1e4, -1e4, 5.0]] * 3, [[-1e4, 1e4, -5.0], [1e30, 0.0, 1.0],
+                                                [-1e30, 2.0, 0.0]]])
+    outputs = {}
+    for engine in ("torch", "native"):
+        use_engine(engine, monkeypatch)
+        with torch.no_grad():
+            outputs[engine] = layer(x)[0]
+    assert torch.isfinite(outputs["native"]).all()
+    torch.testing.assert_close(outputs["native"], outputs["torch"], atol=1e-6, rtol=0)
+
+
 def test_inference_keeps_nothing_for_a_backward(monkeypatch):
     """Under torch.no_grad() the kernels compute no backward factors, though the parameters require
     grad (autograd's ctx.needs_input_grad says True for them even then)."""

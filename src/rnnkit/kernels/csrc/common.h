@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <type_traits>
 #include <vector>
 
@@ -22,6 +23,10 @@ void dgemm_(const char*, const char*, const int*, const int*, const int*, const 
 }
 
 namespace rnnkit_native {
+
+// The pointwise helpers run per vector of every step: inlined into the loops, where the activation kind,
+// the same at every call, is a predicted branch instead of a call through memory.
+#define RNNKIT_INLINE inline __attribute__((always_inline))
 
 constexpr double kEps = 1e-5;  // layer-norm epsilon, as rnnkit.cells.base.LAYER_NORM_EPS
 
@@ -125,19 +130,46 @@ using Vec = at::vec::Vectorized<T>;
 // float64), half the cost of the 1-ulp one that would otherwise be most of a step's pointwise time;
 // it clamps its input, so a NaN is put back (NaN in, NaN out, as in the torch loops).
 template <typename T>
-inline Vec<T> exp_fast(const Vec<T>& x) {
+RNNKIT_INLINE Vec<T> exp_fast(const Vec<T>& x) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<T, float>)
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x.exp_u20(), x);   // NaN lanes: x
+#endif
   return Vec<T>::blendv(x.exp_u20(), x, x.isnan());
 }
 
+// 1 / d for d >= 1 (the activations' denominators). In float32 with AVX-512 or AVX2 from the
+// hardware's reciprocal estimate (2^-14 or 1.5 2^-12) and one Newton step, r + r (1 - d r), within
+// about 2 ulp: a division per vector is most of a step's pointwise time otherwise. d is clamped to the
+// largest float first (1 / inf would give 0 * inf in the Newton step); a NaN stays NaN.
 template <typename T>
-inline Vec<T> activate(int64_t kind, const Vec<T>& x) {
+RNNKIT_INLINE Vec<T> reciprocal(const Vec<T>& d) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m512 dc = _mm512_min_ps(_mm512_set1_ps(std::numeric_limits<float>::max()), d);   // NaN: d
+    const __m512 r = _mm512_rcp14_ps(dc);
+    return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(dc, r, _mm512_set1_ps(1.0f)), r);
+  }
+#elif defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<T, float>) {
+    const __m256 dc = _mm256_min_ps(_mm256_set1_ps(std::numeric_limits<float>::max()), d);
+    const __m256 r = _mm256_rcp_ps(dc);
+    return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(dc, r, _mm256_set1_ps(1.0f)), r);
+  }
+#endif
+  return Vec<T>(T(1)) / d;
+}
+
+template <typename T>
+RNNKIT_INLINE Vec<T> activate(int64_t kind, const Vec<T>& x) {
+  const Vec<T> one(T(1));
   switch (kind) {
-    case 0: return Vec<T>(T(1)) - Vec<T>(T(2)) / (Vec<T>(T(1)) + exp_fast(x + x));
-    case 1: return (Vec<T>(T(1)) + exp_fast(x.neg())).reciprocal();
+    case 0: return one - Vec<T>(T(2)) * reciprocal(one + exp_fast(x + x));
+    case 1: return reciprocal(one + exp_fast(x.neg()));
     case 2: return at::vec::minimum(at::vec::maximum(x + Vec<T>(T(3)), Vec<T>(T(0))), Vec<T>(T(6))) / Vec<T>(T(6));
     case 3: return at::vec::maximum(x, Vec<T>(T(0)));
     case 4: return x;
-    default: return x / (Vec<T>(T(1)) + x.abs());
+    default: return x * reciprocal(one + x.abs());
   }
 }
 
@@ -153,7 +185,7 @@ void activate_inplace(int64_t kind, T* p, int64_t n) {
 
 // f'(z) from y = f(z), by id (the table of kernels/activations.py).
 template <typename T>
-inline Vec<T> derivative(int64_t kind, const Vec<T>& y) {
+RNNKIT_INLINE Vec<T> derivative(int64_t kind, const Vec<T>& y) {
   const Vec<T> one(T(1)), zero(T(0));
   switch (kind) {
     case 0: return one - y * y;
@@ -187,7 +219,11 @@ T* mut_or_null(const OptTensor& t) { return t.has_value() ? t->data_ptr<T>() : n
 
 // Sum of the lanes of v.
 template <typename T>
-inline T lane_sum(const Vec<T>& v) {
+RNNKIT_INLINE T lane_sum(const Vec<T>& v) {
+#if defined(CPU_CAPABILITY_AVX512)
+  if constexpr (std::is_same_v<T, float>) return _mm512_reduce_add_ps(v);
+  if constexpr (std::is_same_v<T, double>) return _mm512_reduce_add_pd(v);
+#endif
   __at_align__ T lanes[Vec<T>::size()];
   v.store(lanes);
   T total = T(0);
@@ -208,13 +244,15 @@ struct Sums {
   // step[offset + j] += a[j] * c[j] (c null: a[j]) for j < m, in the calling thread's block.
   void add(const T* a, const T* c, int64_t m, int64_t offset = 0) {
     constexpr int64_t W = Vec<T>::size();
-    T* s = step.data() + at::get_thread_num() * n + offset;
+    T* s = block() + offset;
     for (int64_t j = 0; j < m; j += W) {
       const int64_t k = std::min(W, m - j);
       const Vec<T> v = c ? Vec<T>::loadu(a + j, k) * Vec<T>::loadu(c + j, k) : Vec<T>::loadu(a + j, k);
       (Vec<T>::loadu(s + j, k) + v).store(s + j, k);
     }
   }
+  // The calling thread's block (add() into it; sums of more than one vector at once).
+  T* block() { return step.data() + at::get_thread_num() * n; }
   void flush() {
     if (n == 0) return;
     const int64_t blocks = static_cast<int64_t>(step.size()) / n;
@@ -232,6 +270,15 @@ struct Sums {
     for (int64_t j = 0; j < n; ++j) p[j] = T(total[j]);
   }
 };
+
+// Asks for elements [0, n) of p to come into the L2 cache: what a step streams from its (T, B, .) buffers
+// (the input projection, the backward factors), asked for before a product that hides the wait.
+template <typename T>
+void prefetch(const T* p, int64_t n) {
+  if (p == nullptr) return;
+  const char* bytes = reinterpret_cast<const char*>(p);
+  for (int64_t k = 0; k < n * static_cast<int64_t>(sizeof(T)); k += 64) __builtin_prefetch(bytes + k, 0, 2);
+}
 
 // Runs fn(b0, b1) on the rows [0, r) of a step, `work` multiply-adds a row: split into row blocks over
 // torch's intra-op threads when each gets at least kTaskMacs (the products inside then run on their

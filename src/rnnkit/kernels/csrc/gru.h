@@ -120,7 +120,7 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
                        const Tensor& d_y, T* dH, T* dGI, T* dGH, T* dZ, Sums<T>& d_b_hh, Sums<T>& d_ln_hh) {
   const int64_t Tn = d_y.size(0), B = d_y.size(1), H = d_y.size(2), H3 = 3 * H;
   const T *Ph = P_hh.data_ptr<T>(), *Pi = P_in.data_ptr<T>(), *DY = d_y.data_ptr<T>();
-  std::vector<T> dh_cell(B * H), carry(B * H), base(B * H), d_rh(B * H), ln_scratch(2 * H), scratch;
+  std::vector<T> dh_cell(B * H), carry(B * H), base(B * H), d_rh(B * H), scratch;
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
@@ -155,7 +155,7 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
         T* dz = dZ + t * B * H3;
         for (int64_t b = 0; b < r; ++b)
           layer_norm_row_backward(dgh + b * H3, p.ln_hh, Z + (t * B + b) * H3, 3, H, ST + (t * B + b) * 6,
-                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr), ln_scratch.data());
+                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
         d_pre = dz;
       }
       recurrent_input_grad<T>(0, r, H, d_pre, H3, p.hh, p.mask, base.data(), nullptr, dH, scratch);
@@ -175,7 +175,7 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
         for (int64_t b = 0; b < r; ++b)
           layer_norm_row_backward(dgi + b * H3 + 2 * H, p.ln_hh + 2 * H, Z + (t * B + b) * H3 + 2 * H, 1, H,
                                   ST + (t * B + b) * 6 + 4, dz + b * H3 + 2 * H, false, &d_ln_hh,
-                                  static_cast<Sums<T>*>(nullptr), ln_scratch.data(), 2 * H);
+                                  static_cast<Sums<T>*>(nullptr), 2 * H);
         d_n = dz + 2 * H;
       }
       p.n(r, d_n, H3, T(0), d_rh.data(), H);                             // d(r h_in) = dgi_n W_n
@@ -190,14 +190,13 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
       if (p.ln_hh) {
         for (int64_t b = 0; b < r; ++b)
           layer_norm_row_backward(dgi + b * H3, p.ln_hh, Z + (t * B + b) * H3, 2, H, ST + (t * B + b) * 6,
-                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr),
-                                  ln_scratch.data());
+                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
         d_rz = dz;
       }
       p.hh(r, d_rz, H3, T(1), d_rh.data(), H);                           // dL/dh_in
       for (int64_t k = 0; k < r * H; ++k) dH[k] = base[k] + d_rh[k] * (p.mask ? p.mask[k] : T(1));
     }
-    if (input.ln) input.backward(t, 0, r, dgi, H3, dZX, d_ln_ih, d_bias, ln_scratch.data());
+    if (input.ln) input.backward(t, 0, r, dgi, H3, dZX, d_ln_ih, d_bias);
     for (Sums<T>* sums : {&d_b_hh, &d_ln_hh, &d_ln_ih, &d_bias}) sums->flush();
   }
 }

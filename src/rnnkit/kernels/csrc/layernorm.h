@@ -5,24 +5,31 @@
 
 namespace rnnkit_native {
 
-// Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift (w, shift optional: 1, 0),
-// keeping mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5). One pass
-// gathers sum and sum of squares of z - z[0] (shifted by the first element, so that a mean far from 0
-// does not cancel the variance away), a second writes the output.
+// Layer-norm statistics of one row in `blocks` blocks of H: mean and rstd per block in
+// stats[2 * block + {0, 1}] (biased variance, eps 1e-5), from one pass that gathers the sum and sum of
+// squares of z - z[0] (shifted by the first element, so that a mean far from 0 does not cancel the
+// variance away).
 template <typename T>
-void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
+void layer_norm_stats(const T* z, int64_t blocks, int64_t H, T* stats) {
   constexpr int64_t W = Vec<T>::size();
   for (int64_t k = 0; k < blocks; ++k) {
     const T* zk = z + k * H;
     const T s0 = zk[0];
-    Vec<T> acc(T(0)), acc2(T(0));
+    Vec<T> acc(T(0)), acc2(T(0)), acc_b(T(0)), acc2_b(T(0));           // two chains each, for the latency
     int64_t j = 0;
+    for (; j + 2 * W <= H; j += 2 * W) {
+      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0), e = Vec<T>::loadu(zk + j + W) - Vec<T>(s0);
+      acc = acc + d;
+      acc2 = at::vec::fmadd(d, d, acc2);
+      acc_b = acc_b + e;
+      acc2_b = at::vec::fmadd(e, e, acc2_b);
+    }
     for (; j + W <= H; j += W) {
       const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0);
       acc = acc + d;
-      acc2 = acc2 + d * d;
+      acc2 = at::vec::fmadd(d, d, acc2);
     }
-    T sum = lane_sum(acc), sum2 = lane_sum(acc2);
+    T sum = lane_sum(acc + acc_b), sum2 = lane_sum(acc2 + acc2_b);
     for (; j < H; ++j) {
       const T d = zk[j] - s0;
       sum += d;
@@ -30,51 +37,66 @@ void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* 
     }
     const T shifted_mean = sum / T(H);
     const T var = std::max(sum2 / T(H) - shifted_mean * shifted_mean, T(0));
-    const T mean = s0 + shifted_mean;
-    const T rstd = T(1) / std::sqrt(var + T(kEps));
-    stats[2 * k] = mean;
-    stats[2 * k + 1] = rstd;
-    for (j = 0; j < H; j += W) {
+    stats[2 * k] = s0 + shifted_mean;
+    stats[2 * k + 1] = T(1) / std::sqrt(var + T(kEps));
+  }
+}
+
+// LN(z)[j] w[j] + shift[j] of the block whose statistics are `stats` (w, shift optional: 1, 0), m lanes.
+template <typename T>
+RNNKIT_INLINE Vec<T> normalised(const T* z, const T* stats, const T* w, const T* shift, int64_t j, int64_t m) {
+  Vec<T> n = (Vec<T>::loadu(z + j, m) - Vec<T>(stats[0])) * Vec<T>(stats[1]);
+  if (w) n = n * Vec<T>::loadu(w + j, m);
+  if (shift) n = n + Vec<T>::loadu(shift + j, m);
+  return n;
+}
+
+// Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift, the statistics kept in stats
+// (layer_norm_stats).
+template <typename T>
+void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
+  constexpr int64_t W = Vec<T>::size();
+  layer_norm_stats(z, blocks, H, stats);
+  for (int64_t k = 0; k < blocks; ++k) {
+    const int64_t o = k * H;
+    for (int64_t j = 0; j < H; j += W) {
       const int64_t m = std::min(W, H - j);
-      Vec<T> n = (Vec<T>::loadu(zk + j, m) - Vec<T>(mean)) * Vec<T>(rstd);
-      if (w) n = n * Vec<T>::loadu(w + k * H + j, m);
-      if (shift) n = n + Vec<T>::loadu(shift + k * H + j, m);
-      n.store(out + k * H + j, m);
+      normalised(z + o, stats + 2 * k, w ? w + o : nullptr, shift ? shift + o : nullptr, j, m).store(out + o + j, m);
     }
   }
 }
 
 // Backward of layer_norm_row per block given g_raw = dL/d(out): with g = g_raw * w and n = (z - mean) rstd,
 // dz = rstd (g - mean(g) - n mean(g n)) (written, or added when `accumulate`); d_w += g_raw n and
-// d_shift += g_raw when given (at the block's offset). The first pass writes g and n and gathers both
-// means; the second writes dz.
+// d_shift += g_raw when given (at the block's offset). The first pass gathers both means and the sums,
+// the second recomputes g and n and writes dz.
 template <typename T>
 void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blocks, int64_t H, const T* stats,
-                             T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, T* scratch,
-                             int64_t sums_offset = 0) {
+                             T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, int64_t sums_offset = 0) {
   constexpr int64_t W = Vec<T>::size();
+  T* sw = d_w ? d_w->block() + sums_offset : nullptr;
+  T* sb = d_shift ? d_shift->block() + sums_offset : nullptr;
   for (int64_t k = 0; k < blocks; ++k) {
     const int64_t o = k * H;
     const Vec<T> mean(stats[2 * k]), rstd(stats[2 * k + 1]);
-    T* g = scratch;                                                       // g = g_raw w, then n
-    T* n = scratch + H;
     Vec<T> sum_g(T(0)), sum_gn(T(0));
     for (int64_t j = 0; j < H; j += W) {
       const int64_t m = std::min(W, H - j);
       const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
       const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;      // lanes past m load as 0
       const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
-      gv.store(g + j, m);
-      nv.store(n + j, m);
       sum_g = sum_g + gv;
       sum_gn = sum_gn + gv * nv;
+      if (sw) (Vec<T>::loadu(sw + o + j, m) + gr * nv).store(sw + o + j, m);
+      if (sb) (Vec<T>::loadu(sb + o + j, m) + gr).store(sb + o + j, m);
     }
-    const T mean_g = lane_sum(sum_g) / T(H), mean_gn = lane_sum(sum_gn) / T(H);
-    if (d_w) d_w->add(g_raw + o, n, H, sums_offset + o);
-    if (d_shift) d_shift->add(g_raw + o, nullptr, H, sums_offset + o);
+    const Vec<T> mean_g(lane_sum(sum_g) / T(H)), mean_gn(lane_sum(sum_gn) / T(H));
     for (int64_t j = 0; j < H; j += W) {
       const int64_t m = std::min(W, H - j);
-      Vec<T> d = rstd * (Vec<T>::loadu(g + j, m) - Vec<T>(mean_g) - Vec<T>::loadu(n + j, m) * Vec<T>(mean_gn));
+      const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
+      const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;
+      const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
+      Vec<T> d = rstd * (gv - mean_g - nv * mean_gn);
       if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
       d.store(dz + o + j, m);
     }
@@ -92,6 +114,21 @@ struct InputSide {
   T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
   int64_t B = 0, N = 0, H = 0;
 
+  // With layer norm: the statistics of the rows [b0, b1) of z_x[t], for a reader that normalises as it
+  // loads (at()).
+  void take_stats(int64_t t, int64_t b0, int64_t b1) const {
+    for (int64_t b = b0; b < b1; ++b)
+      layer_norm_stats(a_in + (t * B + b) * N, N / H, H, stats + (t * B + b) * (N / H) * 2);
+  }
+
+  // a_t[b, offset + j:] (m lanes) of row `row` = t B + b: a_in itself, or with layer norm LNb(z_x) ln_ih
+  // + bias from the statistics take_stats() kept.
+  Vec<T> at(int64_t row, int64_t offset, int64_t j, int64_t m) const {
+    const T* src = a_in + row * N + offset;
+    if (!ln) return Vec<T>::loadu(src + j, m);
+    return normalised(src, stats + (row * (N / H) + offset / H) * 2, ln + offset, bias ? bias + offset : nullptr, j, m);
+  }
+
   // The rows [b0, b1) of a_t (written to scratch with layer norm); returns row 0's address.
   const T* rows(int64_t t, int64_t b0, int64_t b1, std::vector<T>& scratch) const {
     const T* src = a_in + t * B * N;
@@ -104,12 +141,11 @@ struct InputSide {
   // dz_x[t] (rows [b0, b1) of dzx) from the pre-activation gradients d_pre (row 0's address, rows of
   // width N, stride ld).
   void backward(int64_t t, int64_t b0, int64_t b1, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln,
-                Sums<T>& d_bias, T* ln_scratch) const {
+                Sums<T>& d_bias) const {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t row = t * B + b;
       layer_norm_row_backward(d_pre + b * ld, ln, a_in + row * N, N / H, H, stats + row * (N / H) * 2,
-                              dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr),
-                              ln_scratch);
+                              dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
     }
   }
 };

@@ -19,9 +19,8 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
                        T* Cn, T* Mall, T* Hin, T* Z, T* HS, T* CS, T* Pp, T* Qp, T* Kp, T* Fp) {
   const int64_t Tn = a_in.size(0), B = a_in.size(1), GH = a_in.size(2);
   const int64_t R = h0.size(1), H = c0.size(1), G = GH / H, NP = G - 1;
-  std::vector<T> A(B * GH), h_new(p.w_hr && zh.on ? B * R : 0), a_rows(input.ln ? B * GH : 0);
+  std::vector<T> A(p.ln_hh ? 0 : B * GH), h_new(p.w_hr && zh.on ? B * R : 0);
   std::vector<T> z_step(p.ln_hh && !Z ? B * GH : 0);                     // z_t when no backward keeps it
-  std::vector<std::vector<T>> phi_rows(std::max(1, at::get_num_threads()), std::vector<T>(H));   // per thread
   constexpr int64_t Wd = Vec<T>::size();
   const Vec<T> one(T(1));
   for (int64_t t = 0; t < Tn; ++t) {
@@ -31,24 +30,20 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     const T* c_prev = t == 0 ? c0.data_ptr<T>() : C + (t - 1) * B * H;
     over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
       const T* h_in = recurrent_input(h_prev, p.mask, t, b0, b1, B, R, Hin);
-      const T* a_t = input.rows(t, b0, b1, a_rows);                       // (r, G*H)
-      const T* a_add = p.ln_hh ? nullptr : a_t;                           // added as the gates are read
-      if (!p.ln_hh) {
-        p.hh(b1 - b0, h_in + b0 * R, R, T(0), A.data() + b0 * GH, GH);    // A = h_in W_hh^T (+ a_t below)
-      } else {
-        T* z = Z ? Z + t * B * GH : z_step.data();
-        p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);           // z = h_in W_hh^T
-        for (int64_t b = b0; b < b1; ++b)                                  // A = a_t + LNb(z) ln_hh
-          layer_norm_row(z + b * GH, G, H, p.ln_hh, a_t + b * GH, A.data() + b * GH, HS + (t * B + b) * G * 2);
-      }
-      T* phi_row = phi_rows[at::get_thread_num()].data();
+      T* z = p.ln_hh ? (Z ? Z + t * B * GH : z_step.data()) : A.data();
+      prefetch(input.a_in + (t * B + b0) * GH, (b1 - b0) * GH);            // a_t, read after the product
+      p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);             // z = h_in W_hh^T
+      if (input.ln) input.take_stats(t, b0, b1);
+      for (int64_t b = b0; b < b1 && p.ln_hh; ++b) layer_norm_stats(z + b * GH, G, H, HS + (t * B + b) * G * 2);
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * B + b;
-        const T* Ab = A.data() + b * GH;
-        const T* ab = a_add ? a_add + b * GH : nullptr;
-        auto gate = [&](int64_t offset, int64_t j, int64_t m) {            // the pre-activation A_t[b, offset + j:]
-          const Vec<T> v = Vec<T>::loadu(Ab + offset + j, m);
-          return ab ? v + Vec<T>::loadu(ab + offset + j, m) : v;
+        const T* zb = z + b * GH;
+        const T* hs = p.ln_hh ? HS + row * G * 2 : nullptr;
+        auto gate = [&](int64_t offset, int64_t j, int64_t m) {          // A_t[b, offset + j:]: a_t + z_t,
+          const Vec<T> v = hs ? normalised(zb + offset, hs + offset / H * 2, p.ln_hh + offset,   // or + LNb(z_t) ln_hh
+                                           static_cast<const T*>(nullptr), j, m)
+                              : Vec<T>::loadu(zb + offset + j, m);
+          return v + input.at(row, offset, j, m);
         };
         const T* cp = c_prev + b * H;
         T* c = Cn + row * H;
@@ -85,7 +80,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
           if (p.w_ci) fe = fe + p_i * Vec<T>::loadu(p.w_ci + j, m);
           if (Fp) fe.store(Fp + row * H + j, m);
         }
-        if (p.ln_cw) layer_norm_row(c, 1, H, p.ln_cw, p.ln_cb, phi_row, CS + row * 2);   // cn
+        if (p.ln_cw) layer_norm_stats(c, 1, H, CS + row * 2);              // of cn = LN(c~) w + b
         T* out = p.w_hr ? Mall + row * H : Y + row * R;
         const T* hp = h_prev + b * R;
         for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
@@ -94,7 +89,7 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
           Vec<T> ao = gate((G - 1) * H, j, m);
           if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
           const Vec<T> o = activate(p.sigma, ao);
-          const Vec<T> pc = activate(p.phi, p.ln_cw ? Vec<T>::loadu(phi_row + j, m) : cv);
+          const Vec<T> pc = activate(p.phi, p.ln_cw ? normalised(c, CS + row * 2, p.ln_cw, p.ln_cb, j, m) : cv);
           Vec<T> h = o * pc;
           if (!p.w_hr && zh.on) h = h + zh.at(row * R + j, m) * (Vec<T>::loadu(hp + j, m) - h);
           h.store(out + j, m);
@@ -134,9 +129,9 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
   const T* DY = d_y.data_ptr<T>();
   std::vector<T> dh_cell(B * R), carry_h(B * R), carry_c(B * H), dm_buf(B * H);
   struct Scratch {
-    std::vector<T> dcn, ln, product;
+    std::vector<T> dcn, product;
   };
-  std::vector<Scratch> scratch(std::max(1, at::get_num_threads()), Scratch{std::vector<T>(H), std::vector<T>(2 * H), {}});
+  std::vector<Scratch> scratch(std::max(1, at::get_num_threads()), Scratch{std::vector<T>(H), {}});
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
@@ -161,7 +156,7 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         if (p.ln_cw) {                                                    // dcn = dm K; dc~ += LN backward
           for (int64_t j = 0; j < H; ++j) own.dcn[j] = dmb[j] * Kp[row * H + j];
           layer_norm_row_backward(own.dcn.data(), p.ln_cw, Cn + row * H, 1, H, CS + row * 2, dcb, true, &d_ln_cw,
-                                  &d_ln_cb, own.ln.data());
+                                  &d_ln_cb);
         }
         for (int64_t j = 0; j < H; j += Wd) {
           const int64_t m = std::min(Wd, H - j);
@@ -181,16 +176,25 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         if (p.w_cf) d_cf.add(dAb + H, c_prev + b * H, H);                 // dL/dw_cf = sum dA_f c_{t-1}
         if (p.w_co) d_co.add(dAb + (G - 1) * H, Cn + row * H, H);         // dL/dw_co = sum dA_o c~
       }
-      if (input.ln) input.backward(t, b0, b1, dA_t, GH, dZX, d_ln_ih, d_bias, own.ln.data());
+      if (input.ln) input.backward(t, b0, b1, dA_t, GH, dZX, d_ln_ih, d_bias);
       const T* d_pre = dA_t;
       if (p.ln_hh) {                                                      // through LNb(h_in W_hh^T) ln_hh
         T* dz = dZ + t * B * GH;
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t row = t * B + b;
           layer_norm_row_backward(dA_t + b * GH, p.ln_hh, Z + row * GH, G, H, HS + row * G * 2, dz + b * GH, false,
-                                  &d_ln_hh, static_cast<Sums<T>*>(nullptr), own.ln.data());
+                                  &d_ln_hh, static_cast<Sums<T>*>(nullptr));
         }
         d_pre = dz;
+      }
+      if (t > 0) {                                                        // step t - 1's factors, read next
+        const int64_t next = ((t - 1) * B + b0), rows = std::min(b1, rows_at[t - 1]) - b0;
+        prefetch(Pp + next * NP * H, rows * NP * H);
+        prefetch(Qp + next * H, rows * H);
+        prefetch(Kp + next * H, rows * H);
+        prefetch(Fp ? Fp + next * H : nullptr, rows * H);
+        prefetch(Z ? Z + next * GH : nullptr, rows * GH);
+        prefetch(input.ln ? input.a_in + next * GH : nullptr, rows * GH);
       }
       recurrent_input_grad(b0, b1, R, d_pre, GH, p.hh, p.mask, t > 0 ? DY + (t - 1) * B * R : nullptr,
                            zh.on ? carry_h.data() : nullptr, dH, own.product);
