@@ -20,9 +20,12 @@ Targets (the fast-paths issues): every variant ≤ 1.3x the fused standard layer
 ≤ 1.5x at H = 64, at 1 and 2 threads; inference ≤ 1.2x; streaming ≤ 1.1x. The tables mark each.
 
 All run interleaved in rounds in one process; a ratio is the median over rounds of
-``time / time of torch.nn measured just before``. Time is this process's CPU time by default
-(``--clock cpu``: on a shared machine it leaves out the time other processes hold the cores; run
-with ``--threads 1``), or wall-clock time (``--clock wall``; always on CUDA). Peak memory is the
+``time / time of torch.nn measured just before``. By default (``--clock auto``) time is this process's
+CPU time at 1 thread (on a shared machine it leaves out the time other processes hold the cores) and
+wall-clock time at more threads, where CPU time would count the OpenMP workers' spin-waits between
+parallel regions, which vary from call to call (0.3x to 4.5x for the same code in one run); run those
+on an otherwise idle machine. ``--clock cpu`` or ``--clock wall`` sets one for all; CUDA is always
+timed by the wall clock. Peak memory is the
 largest amount of tensor memory held during one forward + backward (every op's output storage
 followed until freed on CPU, ``max_memory_allocated`` on CUDA).
 A second table runs variable-length batches (lengths drawn uniformly from T/2 .. T, right padding):
@@ -61,6 +64,7 @@ QUICK_SIZES = [(100, 32, 64, 128), (1000, 8, 32, 128)]
 LENGTH_CASES = [("LSTM", 100, 32, 64, 128, False), ("LSTM", 400, 64, 200, 128, True),
                 ("GRU", 100, 32, 64, 128, False), ("GRU", 400, 64, 200, 128, True)]   # kind, T, B, I, H, bidirectional
 STREAM_STEPS, STREAM_SIZE = 1000, 512
+CLOCKS = {"cpu": "CPU time", "wall": "wall-clock time"}
 BENCHMARKS_MD = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
 
 
@@ -273,7 +277,7 @@ def bench_streaming(rounds: int, device, clock: str) -> tuple[float, float, floa
     return statistics.median(ms_theirs), statistics.median(ms_ours), statistics.median(ratios)
 
 
-def size_table(size, rows, threads: int, peers: bool) -> tuple[list[str], list[str]]:
+def size_table(size, rows, threads: int, clock: str, peers: bool) -> tuple[list[str], list[str]]:
     """The markdown table of one size and the rows over their targets (``name: ratio > target``)."""
     T, B, I, H = size
     limit = target(H)
@@ -282,7 +286,8 @@ def size_table(size, rows, threads: int, peers: bool) -> tuple[list[str], list[s
     if peers:
         header += " loop / fused | keras / fused | peak MiB fused / rnnkit / torch loops / loop |"
         rule += "---|---|---|"
-    lines = [f"**T={T}, B={B}, I={I}, H={H}, {threads} thread(s)** (targets: training ≤ {limit}, inference ≤ 1.2)",
+    lines = [f"**T={T}, B={B}, I={I}, H={H}, {threads} thread(s)**, {CLOCKS[clock]} "
+             f"(targets: training ≤ {limit}, inference ≤ 1.2)",
              "", header, rule]
     over = []
     for row in rows:
@@ -336,15 +341,19 @@ def main() -> None:
     parser.add_argument("--peers", action="store_true",
                         help="also the per-step autograd loop, Keras and peak memory (first thread count)")
     parser.add_argument("--device", default="cpu")
-    parser.add_argument("--clock", choices=("cpu", "wall"), default="cpu", help="process CPU time or wall time")
+    parser.add_argument("--clock", choices=("auto", "cpu", "wall"), default="auto",
+                        help="process CPU time or wall time (auto: CPU time at 1 thread, wall time at more)")
     parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
     parser.add_argument("--append", action="store_true",
                         help="add the tables to BENCHMARKS.md's Speed section instead of replacing it")
     args = parser.parse_args()
     torch.set_num_threads(args.threads[0])
     torch.manual_seed(0)
+    def clock(threads: int) -> str:
+        return args.clock if args.clock != "auto" else ("cpu" if threads == 1 else "wall")
+
     if args.lengths_only:
-        print("\n".join(bench_lengths(args.rounds, args.device, args.clock)))
+        print("\n".join(bench_lengths(args.rounds, args.device, clock(args.threads[0]))))
         return
     configs = [c for c in CONFIGS if c.quick or not args.quick]
     sizes = QUICK_SIZES if args.quick else SIZES
@@ -356,7 +365,7 @@ def main() -> None:
         (" --peers" if args.peers else "") + (" --append" if args.append else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
-        (f" --clock {args.clock}" if args.clock != "cpu" else "")
+        (f" --clock {args.clock}" if args.clock != "auto" else "")
     try:
         import keras
         keras_version = f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
@@ -366,7 +375,7 @@ def main() -> None:
               f"torch {torch.__version__}, device {args.device}, {os.cpu_count()} cores, C++ step loops: {build_note}, "
               f"{keras_version if args.peers else ''}{', ' if args.peers else ''}"
               f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
-              f"Ratios are medians over {args.rounds} interleaved rounds of {args.clock} time / {args.clock} time of "
+              f"Ratios are medians over {args.rounds} interleaved rounds of time / time of "
               "the torch.nn fused standard layer of the same kind and size run just before; forward + backward "
               "of `y.sum()` in training mode. rnnkit = the default path (for the BPTT kernels: their C++ step "
               "loops), torch loops = the same with `RNNKIT_NATIVE=0` (the BPTT kernels' step loops in torch ops, "
@@ -379,18 +388,18 @@ def main() -> None:
     for index, threads in enumerate(args.threads):
         torch.set_num_threads(threads)
         for size in sizes:
-            rows = bench_size(size, configs, args.rounds, args.device, args.clock, peers=args.peers and index == 0)
-            table, missed = size_table(size, rows, threads, peers=args.peers and index == 0)
+            rows = bench_size(size, configs, args.rounds, args.device, clock(threads), peers=args.peers and index == 0)
+            table, missed = size_table(size, rows, threads, clock(threads), peers=args.peers and index == 0)
             print("\n".join(table), flush=True)
             lines += table
             over += missed
     torch.set_num_threads(args.threads[0])
     if not args.append:                                       # once per section: the first thread count
         table = [f"**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward, "
-                 f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, args.clock), ""]
+                 f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, clock(args.threads[0])), ""]
         print("\n".join(table), flush=True)
         lines += table
-        lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, args.clock)), ""]
+        lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, clock(args.threads[0]))), ""]
     lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
     print("\n".join(lines[-4:]), flush=True)
     if not args.quick:

@@ -189,6 +189,33 @@ def test_saturated_activations_match_the_torch_loops(kind, options, monkeypatch)
     torch.testing.assert_close(outputs["native"], outputs["torch"], atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+@pytest.mark.parametrize("options", [{"peephole": True}, {"proj_size": 7, "coupled": True},
+                                     {"recurrent_activation": "hard_sigmoid", "zoneout": 0.2, "forget_bias": 1.0},
+                                     {"bias": False, "forget_gate": False}, {"layer_norm": True, "peephole": True}])
+def test_inference_projects_the_input_in_the_loop(options, dtype, monkeypatch):
+    """Under torch.no_grad() the C++ loop computes x_t W_ih^T + b a few steps at a time (a chunk of
+    about 256 rows: 6 steps of 40 rows here, the last chunk short); outputs and final states equal the
+    recording path, which takes the projection of all steps made beforehand, with lengths too."""
+    from rnnkit.kernels import sequence
+
+    calls = []
+    inference = sequence.lstm_inference
+    monkeypatch.setattr(sequence, "lstm_inference", lambda *args: calls.append(1) or inference(*args))
+    use_engine("native", monkeypatch)
+    layer = rnnkit.LSTM(5, 16, **options).to(dtype).eval()
+    x = torch.randn(40, 37, 5, dtype=dtype)
+    lengths = torch.randint(1, 38, (40,))
+    for kwargs in ({}, {"lengths": lengths}):
+        with torch.no_grad():
+            y, (h, c) = layer(x, **kwargs)
+        y_ref, (h_ref, c_ref) = layer(x, **kwargs)
+        atol = 1e-5 if dtype == torch.float32 else 1e-12
+        for got, want in ((y, y_ref), (h, h_ref), (c, c_ref)):
+            torch.testing.assert_close(got, want.detach(), atol=atol, rtol=0)
+    assert len(calls) == 2                                     # the no_grad calls took the projecting loop
+
+
 def test_inference_keeps_nothing_for_a_backward(monkeypatch):
     """Under torch.no_grad() the kernels compute no backward factors, though the parameters require
     grad (autograd's ctx.needs_input_grad says True for them even then)."""

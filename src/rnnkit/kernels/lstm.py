@@ -276,31 +276,51 @@ def _torch_backward(saved, stats, w: LSTMWeights, mask, d_h, d_c, timeline: Time
     return vector
 
 
+def lstm_inference(loops, x, weight_ih, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, mask, d_h, d_c,
+                   spec: LSTMSpec, timeline: Timeline):
+    """``LSTMKernel``'s forward without autograd, in the C++ loops, for ``torch.no_grad()`` inference:
+    ``x (T, B, I)`` itself goes in, and the loop computes ``a_t = x_t W_ih^T + bias_in`` (or
+    ``LNb(x_t W_ih^T) ln_ih_weight + bias_in``) a few steps at a time (no ``(T, B, 4H)`` tensor of
+    all steps). Returns ``(y, h_T, c_T)`` as ``LSTMKernel.apply``."""
+    T, B = x.shape[:2]
+    R, H = h0.shape[1], c0.shape[1]
+    buf = SimpleNamespace(
+        y=timeline.buffer(x, T, B, R), cells=timeline.buffer(x, T, B, H),
+        m_all=timeline.buffer(x, T, B, H) if w.weight_hr is not None else None,
+        h_in_all=timeline.buffer(x, T, B, R) if mask is not None else None, z_all=None)
+    buf.cells_new = timeline.buffer(x, T, B, H) if d_c is not None else buf.cells
+    _native_forward(loops, None, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec, timeline, buf, False,
+                    projection=(x.contiguous(), weight_ih.contiguous()))
+    return buf.y, timeline.final(buf.y), timeline.final(buf.cells)
+
+
 def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec,
-                    timeline: Timeline, buf, save):
-    """The forward step loop in C++, which also writes the backward factors (``save``).
+                    timeline: Timeline, buf, save, projection=(None, None)):
+    """The forward step loop in C++, which also writes the backward factors (``save``); with
+    ``projection = (x, weight_ih)`` instead of ``z_in`` the loop computes the input side itself.
 
     Returns ``((hh, cell, input statistics), (P, Q, K, Fe) or None)``: layer-norm means and rstds
     ``(T, B, blocks, 2)`` where used.
     """
-    T, B, GH = z_in.shape
-    H = c0.shape[1]
+    like = buf.y
+    T, B = like.shape[:2]
+    GH, H = w.weight_hh.shape[0], c0.shape[1]
     G = GH // H
-    hh_stats = z_in.new_zeros(T, B, G, 2) if w.ln_hh_weight is not None else None
-    cell_stats = z_in.new_zeros(T, B, 2) if w.ln_cell_weight is not None else None
-    x_stats = z_in.new_zeros(T, B, G, 2) if ln_ih_weight is not None else None
+    hh_stats = like.new_zeros(T, B, G, 2) if w.ln_hh_weight is not None else None
+    cell_stats = like.new_zeros(T, B, 2) if w.ln_cell_weight is not None else None
+    x_stats = like.new_zeros(T, B, G, 2) if ln_ih_weight is not None else None
     factors = None
     if save:
         has_fe = spec.has_forget or spec.coupled or w.weight_ci is not None
-        factors = (z_in.new_empty(T, B, G - 1, H), z_in.new_empty(T, B, H), z_in.new_empty(T, B, H),
-                   z_in.new_empty(T, B, H) if has_fe else None)
+        factors = (like.new_empty(T, B, G - 1, H), like.new_empty(T, B, H), like.new_empty(T, B, H),
+                   like.new_empty(T, B, H) if has_fe else None)
     ids = native.ACTIVATION_IDS
     loops.lstm_forward(z_in, h0.contiguous(), c0.contiguous(), *_contiguous(w), mask, *native.zoneout_args(d_h),
                        *native.zoneout_args(d_c), spec.has_forget, spec.coupled, ids[spec.sigma], ids[spec.phi],
                        timeline.batch_sizes, buf.y, buf.cells, buf.cells_new, buf.m_all, buf.h_in_all, buf.z_all,
                        hh_stats, cell_stats, *(factors or (None,) * 4), native.packed(loops, w.weight_hh, B),
-                       None if w.weight_hr is None else native.packed(loops, w.weight_hr, B), _contiguous_or_none(ln_ih_weight),
-                       _contiguous_or_none(bias_in), x_stats)
+                       None if w.weight_hr is None else native.packed(loops, w.weight_hr, B),
+                       _contiguous_or_none(ln_ih_weight), _contiguous_or_none(bias_in), x_stats, *projection)
     return (hh_stats, cell_stats, x_stats), factors
 
 

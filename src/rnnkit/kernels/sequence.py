@@ -18,10 +18,10 @@ from .. import _checks
 from ..cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
 from ..cells.activations import name_of
 from ..cells.base import RecurrentCell, map_state
-from . import gemm
+from . import gemm, native
 from .common import Zoneout, forget_shift
 from .gru import GRUKernel, GRUSpec
-from .lstm import LSTMKernel, LSTMSpec
+from .lstm import LSTMKernel, LSTMSpec, LSTMWeights, lstm_inference
 from .simple import SimpleRNNKernel
 from .timeline import Timeline, sort_by_length
 
@@ -116,15 +116,20 @@ def _run_simple(cell: SimpleRNNCell, x, h0, mask, zoneout, training, timeline):
 
 
 def _run_lstm(cell: LSTMCell, x, state, mask, zoneout, training, timeline):
-    z_in, ln_ih, bias_in = _input_side(x, cell, _input_bias(cell, True))       # (T, B, G*H)
-    time, batch = z_in.shape[:2]
+    time, batch = x.shape[:2]
     shapes = [(time, batch, cell.output_size), (time, batch, cell.hidden_size)]
-    d_h, d_c = zoneout_factors(zoneout, training, shapes, z_in)
+    d_h, d_c = zoneout_factors(zoneout, training, shapes, x)
     spec = LSTMSpec(cell.has_forget_gate, cell.coupled, name_of(cell.recurrent_activation),
                     name_of(cell.activation))
-    y, h, c = LSTMKernel.apply(z_in, state.h, state.c, cell.weight_hh, cell.ln_hh_weight, cell.weight_ci,
-                               cell.weight_cf, cell.weight_co, cell.ln_cell_weight, cell.ln_cell_bias,
-                               cell.weight_hr, ln_ih, bias_in, mask, d_h, d_c, spec, timeline,
+    weights = LSTMWeights(cell.weight_hh, cell.ln_hh_weight, cell.weight_ci, cell.weight_cf, cell.weight_co,
+                          cell.ln_cell_weight, cell.ln_cell_bias, cell.weight_hr)
+    loops = native.loops_for(x) if not torch.is_grad_enabled() else None
+    if loops is not None:                                                       # inference: x W_ih^T in the loop
+        y, h, c = lstm_inference(loops, x, cell.weight_ih, cell.ln_ih_weight, _input_bias(cell, True), state.h,
+                                 state.c, weights, mask, d_h, d_c, spec, timeline)
+        return y, LSTMState(h, c)
+    z_in, ln_ih, bias_in = _input_side(x, cell, _input_bias(cell, True))       # (T, B, G*H)
+    y, h, c = LSTMKernel.apply(z_in, state.h, state.c, *weights, ln_ih, bias_in, mask, d_h, d_c, spec, timeline,
                                torch.is_grad_enabled())
     return y, LSTMState(h, c)
 

@@ -42,10 +42,11 @@ LSTMArgs<T> lstm_args(const Tensor& w_hh, const OptTensor& ln_hh, const OptTenso
           backward ? make_product(Whr, H, P, H, true, pk_hr) : make_product(Whr, P, H, H, false, pk_hr)};
 }
 
-// With ln_ih, a_in is z_x = x W_ih^T and the pre-activations' input side is LNb(z_x) ln_ih + bias.
+// With ln_ih, a_in is z_x = x W_ih^T and the pre-activations' input side is LNb(z_x) ln_ih + bias;
+// without a_in (None), x (T, B, I) and w_ih are given and a_t = x_t W_ih^T + bias is computed here.
 // Fills y, cells (and cells_new, m_all, h_in_all, z_all, the layer-norm statistics) and, when P is
 // given, the backward factors P (T, B, G-1, H), Q, K (T, B, H) and Fe (T, B, H, if given).
-void lstm_forward(const Tensor& a_in, const Tensor& h0, const Tensor& c0, const Tensor& w_hh, const OptTensor& ln_hh,
+void lstm_forward(const OptTensor& a_in, const Tensor& h0, const Tensor& c0, const Tensor& w_hh, const OptTensor& ln_hh,
                   const OptTensor& w_ci, const OptTensor& w_cf, const OptTensor& w_co, const OptTensor& ln_cw,
                   const OptTensor& ln_cb, const OptTensor& w_hr, const OptTensor& mask, const OptTensor& d_h,
                   double p_h, bool zone_h, const OptTensor& d_c, double p_c, bool zone_c, bool has_forget,
@@ -53,9 +54,13 @@ void lstm_forward(const Tensor& a_in, const Tensor& h0, const Tensor& c0, const 
                   Tensor cells_new, const OptTensor& m_all, const OptTensor& h_in_all, const OptTensor& z_all,
                   const OptTensor& hh_stats, const OptTensor& cell_stats, const OptTensor& P, const OptTensor& Q,
                   const OptTensor& K, const OptTensor& Fe, const OptTensor& pk_hh, const OptTensor& pk_hr,
-                  const OptTensor& ln_ih, const OptTensor& bias, const OptTensor& x_stats) {
-  RNNKIT_DISPATCH(a_in, lstm_forward_impl<scalar_t>(
-      a_in, input_side<scalar_t>(a_in, ln_ih, bias, x_stats, c0.size(1)), h0, c0,
+                  const OptTensor& ln_ih, const OptTensor& bias, const OptTensor& x_stats, const OptTensor& x,
+                  const OptTensor& w_ih) {
+  const int64_t Tn = y.size(0), B = y.size(1), GH = w_hh.size(0);
+  RNNKIT_DISPATCH(h0, lstm_forward_impl<scalar_t>(
+      Tn, a_in.has_value() ? input_side<scalar_t>(*a_in, ln_ih, bias, x_stats, c0.size(1))
+                           : projected_side<scalar_t>(B, GH, c0.size(1), ln_ih, bias, x_stats),
+      projection<scalar_t>(x, w_ih, ln_ih.has_value() ? nullptr : ptr_or_null<scalar_t>(bias), B, GH), h0, c0,
       lstm_args<scalar_t>(w_hh, ln_hh, w_ci, w_cf, w_co, ln_cw, ln_cb, w_hr, mask, has_forget, coupled, sigma, phi,
                           false, pk_hh, pk_hr),
       Zoneout<scalar_t>(d_h, p_h, zone_h), Zoneout<scalar_t>(d_c, p_c, zone_c), rows_at, y.data_ptr<scalar_t>(),
@@ -171,6 +176,22 @@ int64_t step_threads(int64_t r, int64_t work) {
   int64_t count = 0;
   for (const auto& s : seen) count += s.load();
   return count;
+}
+
+// x (M, K) weight^T (+ bias) (M, N) in float32 on an AVX-512 CPU: the panel kernel over the whole matrix
+// (weight (N, K) of any strides, packed here; x with unit column stride). The layers' projections over
+// all steps (kernels/gemm.py), where oneDNN's linear runs at half the panel kernel's rate.
+Tensor linear(const Tensor& x, const Tensor& weight, const OptTensor& bias) {
+  TORCH_CHECK(panels_supported() && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
+                  x.dim() == 2 && weight.dim() == 2 && x.stride(1) == 1 && x.size(1) == weight.size(1),
+              "rnnkit native linear: float32 x (M, K) with unit column stride and weight (N, K) on AVX-512");
+  const int64_t M = x.size(0), N = weight.size(0), K = x.size(1);
+  const auto panels = pack_panels(weight.data_ptr<float>(), N, K, weight.stride(0), weight.stride(1));
+  Tensor out = at::empty({M, N}, x.options());
+  const Tensor b = bias.has_value() ? bias->contiguous() : Tensor();
+  panel_linear(M, x.data_ptr<float>(), x.stride(0), *panels, b.defined() ? b.data_ptr<float>() : nullptr,
+               out.data_ptr<float>(), N);
+  return out;
 }
 
 // Whether float32 products run the AVX-512 panel kernel (then the oneDNN-packed weights are not used).

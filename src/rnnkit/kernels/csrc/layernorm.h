@@ -113,18 +113,19 @@ struct InputSide {
   const T* bias = nullptr;     // (N) or null
   T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
   int64_t B = 0, N = 0, H = 0;
+  int64_t row0 = 0;            // the row (t B + b) a_in starts at: 0, or a Projection's first step
 
   // With layer norm: the statistics of the rows [b0, b1) of z_x[t], for a reader that normalises as it
   // loads (at()).
   void take_stats(int64_t t, int64_t b0, int64_t b1) const {
     for (int64_t b = b0; b < b1; ++b)
-      layer_norm_stats(a_in + (t * B + b) * N, N / H, H, stats + (t * B + b) * (N / H) * 2);
+      layer_norm_stats(a_in + (t * B + b - row0) * N, N / H, H, stats + (t * B + b) * (N / H) * 2);
   }
 
   // a_t[b, offset + j:] (m lanes) of row `row` = t B + b: a_in itself, or with layer norm LNb(z_x) ln_ih
   // + bias from the statistics take_stats() kept.
   Vec<T> at(int64_t row, int64_t offset, int64_t j, int64_t m) const {
-    const T* src = a_in + row * N + offset;
+    const T* src = a_in + (row - row0) * N + offset;
     if (!ln) return Vec<T>::loadu(src + j, m);
     return normalised(src, stats + (row * (N / H) + offset / H) * 2, ln + offset, bias ? bias + offset : nullptr, j, m);
   }
@@ -149,6 +150,60 @@ struct InputSide {
     }
   }
 };
+
+// An input side whose rows a Projection provides.
+template <typename T>
+InputSide<T> projected_side(int64_t B, int64_t N, int64_t H, const OptTensor& ln, const OptTensor& bias,
+                            const OptTensor& stats) {
+  InputSide<T> side;
+  side.B = B;
+  side.N = N;
+  side.H = H;
+  side.ln = ptr_or_null<T>(ln);
+  side.bias = side.ln ? ptr_or_null<T>(bias) : nullptr;       // the layer norm's shift; else the projection's
+  side.stats = mut_or_null<T>(stats);
+  return side;
+}
+
+// The input side computed here a few steps at a time, a_t = x_t W_ih^T + bias (with the input-side layer
+// norm z_x = x_t W_ih^T, normalised as the gates read it), into a buffer of about
+// kRowBlock * 2 rows (instead of a (T, B, 4H) tensor made beforehand: tens of MB at H = 512, whose fresh
+// pages cost as much to fault in as the product to fill them, and whose rows the loop streams back).
+template <typename T>
+struct Projection {
+  const T* x = nullptr;        // (T, B, I) or null: a_in is given
+  const T* bias = nullptr;     // (N) or null
+  Product<T> ih;               // x_t W_ih^T
+  int64_t I = 0, steps = 1;
+  std::vector<T> buffer;       // (steps, B, N)
+
+  // Makes a_t of steps [t, t + steps) the input side's rows when t starts a chunk.
+  void advance(int64_t t, int64_t Tn, InputSide<T>& input) {
+    if (!x || t % steps != 0) return;
+    const int64_t rows = std::min(steps, Tn - t) * input.B, N = input.N;
+    for (int64_t k = 0; k < rows; ++k) {
+      T* row = buffer.data() + k * N;
+      if (bias) std::memcpy(row, bias, N * sizeof(T));
+      else std::fill(row, row + N, T(0));
+    }
+    ih(rows, x + t * input.B * I, I, T(1), buffer.data(), N);
+    input.a_in = buffer.data();
+    input.row0 = t * input.B;
+  }
+};
+
+template <typename T>
+Projection<T> projection(const OptTensor& x, const OptTensor& w_ih, const T* bias, int64_t B, int64_t N) {
+  Projection<T> p;
+  if (!x.has_value()) return p;
+  p.x = x->data_ptr<T>();
+  p.I = x->size(2);
+  p.bias = bias;
+  p.ih = make_product(w_ih->data_ptr<T>(), N, p.I, p.I, false, std::nullopt);
+  p.steps = std::max<int64_t>(1, 2 * kRowBlock / std::max<int64_t>(1, B));
+  p.buffer.resize(p.steps * B * N);
+  return p;
+}
 
 template <typename T>
 InputSide<T> input_side(const Tensor& a_in, const OptTensor& ln, const OptTensor& bias, const OptTensor& stats,

@@ -13,11 +13,11 @@ struct LSTMArgs {
 };
 
 template <typename T>
-void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tensor& h0, const Tensor& c0,
+void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const Tensor& h0, const Tensor& c0,
                        const LSTMArgs<T>& p,
                        const Zoneout<T>& zh, const Zoneout<T>& zc, const std::vector<int64_t>& rows_at, T* Y, T* C,
                        T* Cn, T* Mall, T* Hin, T* Z, T* HS, T* CS, T* Pp, T* Qp, T* Kp, T* Fp) {
-  const int64_t Tn = a_in.size(0), B = a_in.size(1), GH = a_in.size(2);
+  const int64_t B = input.B, GH = input.N;
   const int64_t R = h0.size(1), H = c0.size(1), G = GH / H, NP = G - 1;
   std::vector<T> A(p.ln_hh ? 0 : B * GH), h_new(p.w_hr && zh.on ? B * R : 0);
   std::vector<T> z_step(p.ln_hh && !Z ? B * GH : 0);                     // z_t when no backward keeps it
@@ -28,10 +28,11 @@ void lstm_forward_impl(const Tensor& a_in, const InputSide<T>& input, const Tens
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * R;
     const T* c_prev = t == 0 ? c0.data_ptr<T>() : C + (t - 1) * B * H;
+    proj.advance(t, Tn, input);
     over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
       const T* h_in = recurrent_input(h_prev, p.mask, t, b0, b1, B, R, Hin);
       T* z = p.ln_hh ? (Z ? Z + t * B * GH : z_step.data()) : A.data();
-      prefetch(input.a_in + (t * B + b0) * GH, (b1 - b0) * GH);            // a_t, read after the product
+      if (!proj.x) prefetch(input.a_in + (t * B + b0) * GH, (b1 - b0) * GH);   // a_t, read after the product
       p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);             // z = h_in W_hh^T
       if (input.ln) input.take_stats(t, b0, b1);
       for (int64_t b = b0; b < b1 && p.ln_hh; ++b) layer_norm_stats(z + b * GH, G, H, HS + (t * B + b) * G * 2);
