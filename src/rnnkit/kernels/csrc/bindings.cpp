@@ -178,22 +178,6 @@ int64_t step_threads(int64_t r, int64_t work) {
   return count;
 }
 
-// x (M, K) weight^T (+ bias) (M, N) in float32 on an AVX-512 CPU: the panel kernel over the whole matrix
-// (weight (N, K) of any strides, packed here; x with unit column stride). The layers' projections over
-// all steps (kernels/gemm.py), where oneDNN's linear runs at half the panel kernel's rate.
-Tensor linear(const Tensor& x, const Tensor& weight, const OptTensor& bias) {
-  TORCH_CHECK(panels_supported() && x.scalar_type() == at::kFloat && weight.scalar_type() == at::kFloat &&
-                  x.dim() == 2 && weight.dim() == 2 && x.stride(1) == 1 && x.size(1) == weight.size(1),
-              "rnnkit native linear: float32 x (M, K) with unit column stride and weight (N, K) on AVX-512");
-  const int64_t M = x.size(0), N = weight.size(0), K = x.size(1);
-  const auto panels = pack_panels(weight.data_ptr<float>(), N, K, weight.stride(0), weight.stride(1));
-  Tensor out = at::empty({M, N}, x.options());
-  const Tensor b = bias.has_value() ? bias->contiguous() : Tensor();
-  panel_linear(M, x.data_ptr<float>(), x.stride(0), *panels, b.defined() ? b.data_ptr<float>() : nullptr,
-               out.data_ptr<float>(), N);
-  return out;
-}
-
 // Whether float32 products run the AVX-512 panel kernel (then the oneDNN-packed weights are not used).
 bool panel_products() { return panels_supported(); }
 

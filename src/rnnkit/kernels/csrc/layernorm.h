@@ -167,8 +167,10 @@ InputSide<T> projected_side(int64_t B, int64_t N, int64_t H, const OptTensor& ln
 
 // The input side computed here a few steps at a time, a_t = x_t W_ih^T + bias (with the input-side layer
 // norm z_x = x_t W_ih^T, normalised as the gates read it), into a buffer of about
-// kRowBlock * 2 rows (instead of a (T, B, 4H) tensor made beforehand: tens of MB at H = 512, whose fresh
+// kProjectionRows rows (instead of a (T, B, 4H) tensor made beforehand: tens of MB at H = 512, whose fresh
 // pages cost as much to fault in as the product to fill them, and whose rows the loop streams back).
+constexpr int64_t kProjectionRows = 256;   // a product call's worth of rows over W_ih; the buffer stays in L2
+
 template <typename T>
 struct Projection {
   const T* x = nullptr;        // (T, B, I) or null: a_in is given
@@ -200,7 +202,7 @@ Projection<T> projection(const OptTensor& x, const OptTensor& w_ih, const T* bia
   p.I = x->size(2);
   p.bias = bias;
   p.ih = make_product(w_ih->data_ptr<T>(), N, p.I, p.I, false, std::nullopt);
-  p.steps = std::max<int64_t>(1, 2 * kRowBlock / std::max<int64_t>(1, B));
+  p.steps = std::max<int64_t>(1, kProjectionRows / std::max<int64_t>(1, B));
   p.buffer.resize(p.steps * B * N);
   return p;
 }

@@ -55,19 +55,13 @@ inline std::shared_ptr<Panels> pack_panels(const float* w, int64_t n, int64_t k,
   return packed;
 }
 
-// One MR x 32 tile: out[r][0:cols] = beta out[r] + bias + sum_kk x[r][kk] panel[kk][:] (masks m0, m1 cut the
-// columns; bias null: 0).
+// One MR x 32 tile: out[r][0:cols] = beta out[r] + sum_kk x[r][kk] panel[kk][:] (masks m0, m1 cut the columns).
 template <int MR>
 __attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float* x, int64_t ldx, const float* panel,
-                                                          const float* bias, float beta, float* out, int64_t ldo,
-                                                          __mmask16 m0, __mmask16 m1) {
+                                                          float beta, float* out, int64_t ldo, __mmask16 m0,
+                                                          __mmask16 m1) {
   __m512 acc0[MR], acc1[MR];
-  const __m512 start0 = bias ? _mm512_maskz_loadu_ps(m0, bias) : _mm512_setzero_ps();
-  const __m512 start1 = bias ? _mm512_maskz_loadu_ps(m1, bias + 16) : _mm512_setzero_ps();
-  for (int r = 0; r < MR; ++r) {
-    acc0[r] = start0;
-    acc1[r] = start1;
-  }
+  for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
     const __m512 b0 = _mm512_loadu_ps(panel + kk * kPanel), b1 = _mm512_loadu_ps(panel + kk * kPanel + 16);
     for (int r = 0; r < MR; ++r) {
@@ -88,29 +82,29 @@ __attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float
   }
 }
 
-// Panels [q0, q1) of the product, all rows (bias: n values or null).
+// Panels [q0, q1) of the product, all rows.
 __attribute__((target("avx512f"))) inline void panel_range(int64_t q0, int64_t q1, int64_t rows, const float* x,
-                                                           int64_t ldx, const Panels& w, const float* bias, float beta,
-                                                           float* out, int64_t ldo) {
+                                                           int64_t ldx, const Panels& w, float beta, float* out,
+                                                           int64_t ldo) {
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t cols = std::min(kPanel, w.n - q * kPanel);
     const __mmask16 m0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
     const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? static_cast<__mmask16>((1u << (cols - 16)) - 1) : 0;
     const float* panel = w.data.data() + q * w.k * kPanel;
-    const float* b = bias ? bias + q * kPanel : nullptr;
     float* o = out + q * kPanel;
     int64_t i = 0;
-    for (; i + kTile <= rows; i += kTile) panel_tile<kTile>(w.k, x + i * ldx, ldx, panel, b, beta, o + i * ldo, ldo, m0, m1);
+    for (; i + kTile <= rows; i += kTile)
+      panel_tile<kTile>(w.k, x + i * ldx, ldx, panel, beta, o + i * ldo, ldo, m0, m1);
     const float* xi = x + i * ldx;
     float* oi = o + i * ldo;
     switch (rows - i) {
-      case 7: panel_tile<7>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 6: panel_tile<6>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 5: panel_tile<5>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 4: panel_tile<4>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 3: panel_tile<3>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 2: panel_tile<2>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
-      case 1: panel_tile<1>(w.k, xi, ldx, panel, b, beta, oi, ldo, m0, m1); break;
+      case 7: panel_tile<7>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 6: panel_tile<6>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 5: panel_tile<5>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 4: panel_tile<4>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 3: panel_tile<3>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 2: panel_tile<2>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+      case 1: panel_tile<1>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
       default: break;
     }
   }
@@ -126,23 +120,7 @@ inline void panel_product(int64_t rows, const float* x, int64_t ldx, const Panel
   const int64_t per_panel = std::max<int64_t>(1, rows * w.k * kPanel);
   const int64_t grain = std::max<int64_t>(1, (kTaskMacs + per_panel - 1) / per_panel);
   at::parallel_for(0, count, grain,
-                   [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, nullptr, beta, out, ldo); });
-}
-
-constexpr int64_t kRowBlock = 128;   // rows of x a task multiplies by every panel (x's block stays in L2)
-
-// out (M x n) = x (M x k) op(W) + bias for a large M (a whole sequence's projection): blocks of
-// kRowBlock rows, each run against every panel (a panel stays in L1 across the block's tiles), the
-// blocks split over torch's threads.
-inline void panel_linear(int64_t M, const float* x, int64_t ldx, const Panels& w, const float* bias, float* out,
-                         int64_t ldo) {
-  const int64_t blocks = (M + kRowBlock - 1) / kRowBlock, count = (w.n + kPanel - 1) / kPanel;
-  at::parallel_for(0, blocks, 1, [&](int64_t b0, int64_t b1) {
-    for (int64_t block = b0; block < b1; ++block) {
-      const int64_t i0 = block * kRowBlock;
-      panel_range(0, count, std::min(kRowBlock, M - i0), x + i0 * ldx, ldx, w, bias, 0.0f, out + i0 * ldo, ldo);
-    }
-  });
+                   [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
 }
 
 }  // namespace rnnkit_native
