@@ -6,7 +6,6 @@ import torch
 import rnnkit
 from rnnkit import kernels
 from rnnkit.cells.base import state_leaves
-from rnnkit.kernels.sequence import zoneout_factors
 
 from kernelcases import ENGINES, use_engine
 
@@ -57,22 +56,6 @@ def test_training_regularisers_draw_fresh_masks_and_keep_units(engine, monkeypat
     assert not torch.equal(layer(x)[0], layer(x)[0])                   # a new mask per call
     layer.eval()
     assert torch.equal(layer(x)[0], layer(x)[0])
-
-
-def test_zoneout_draws_are_bernoulli_p_and_independent():
-    like = torch.zeros(())
-    torch.manual_seed(0)
-    d_h, d_c = zoneout_factors(0.1, True, [(50, 40, 30), (50, 40, 20)], like)
-    assert d_h.shape == (50, 40, 30) and d_c.shape == (50, 40, 20)
-    for d in (d_h, d_c):
-        assert set(d.unique().tolist()) == {0.0, 1.0}
-        assert abs(d.mean().item() - 0.1) < 4 * (0.1 * 0.9 / d.numel()) ** 0.5
-    both = (d_h[..., :20] * d_c).mean().item()                    # independent: P(both) = p^2
-    assert abs(both - 0.01) < 4 * (0.01 * 0.99 / d_c.numel()) ** 0.5
-    assert not torch.equal(d_h, zoneout_factors(0.1, True, [(50, 40, 30)], like)[0])    # fresh per call
-    assert zoneout_factors(0.999999, True, [(4, 3)], like)[0].eq(1).all()
-    assert zoneout_factors(0.3, False, [(4, 3), (4, 2)], like) == [0.3, 0.3]
-    assert zoneout_factors(0.0, True, [(4, 3)], like) == [None]
 
 
 @pytest.mark.parametrize("engine", ENGINES)

@@ -45,7 +45,7 @@ logger = logging.getLogger(__name__)
 
 SOURCES = Path(__file__).with_name("csrc")              # bindings.cpp and the headers it includes
 FUNCTIONS = ["lstm_forward", "lstm_backward", "gru_forward", "gru_backward", "simple_forward", "simple_backward",
-             "panel_products", "step_threads"]
+             "panel_products", "step_threads", "zoneout_draws"]
 ACTIVATION_IDS = {"tanh": 0, "sigmoid": 1, "hard_sigmoid": 2, "relu": 3, "linear": 4, "softsign": 5}
 ENV = "RNNKIT_NATIVE"
 SETTINGS = ("auto", "0", "1")

@@ -18,7 +18,7 @@ from .. import _checks
 from ..cells import GRUCell, LSTMCell, LSTMState, SimpleRNNCell
 from ..cells.activations import name_of
 from ..cells.base import RecurrentCell, map_state
-from . import gemm, native
+from . import draws, gemm, native
 from .common import Zoneout, forget_shift
 from .gru import GRUKernel, GRUSpec
 from .lstm import LSTMKernel, LSTMSpec, LSTMWeights, lstm_inference
@@ -72,21 +72,15 @@ def run_cell(cell: RecurrentCell, x: torch.Tensor, state: Any, lengths: torch.Te
 
 def zoneout_factors(p: float, training: bool, shapes: list[tuple[int, ...]], like: torch.Tensor) -> list[Zoneout]:
     """For each shape: None (off), the rate itself (evaluation), or Bernoulli(p) draws ``d (T, B, .)``
-    (training). The draws are 16-bit uniforms, four from each 64-bit random number (the generator's
-    cost is most of drawing on CPU: a third of ``torch.rand``'s), ``d = u < round(p 2^16)``: p is
-    rounded to a multiple of 2^-16 (1 - 2^-17 and above draw all ones)."""
+    (training) from :mod:`.draws` (16-bit uniforms: p is rounded to a multiple of 2^-16; 1 - 2^-17
+    and above draw all ones)."""
     if not p:
         return [None] * len(shapes)
     if not training:
         return [p] * len(shapes)
     sizes = [math.prod(shape) for shape in shapes]
     count = round(p * 2 ** 16)                                           # of the 2^16 values of u, those < count
-    if count >= 2 ** 16:
-        d = like.new_ones(sum(sizes))
-    else:
-        words = torch.empty(-(-sum(sizes) // 4), dtype=torch.int64, device=like.device).random_(-2 ** 63, None)
-        uniforms = words.view(torch.int16)[:sum(sizes)]                  # 16-bit uniforms in [-2^15, 2^15)
-        d = uniforms.lt(count - 2 ** 15).to(like.dtype)
+    d = like.new_ones(sum(sizes)) if count >= 2 ** 16 else draws.bernoulli(count, sum(sizes), like)
     return [part.view(shape) for part, shape in zip(d.split(sizes), shapes)]
 
 

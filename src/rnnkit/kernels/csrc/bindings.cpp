@@ -10,6 +10,7 @@
 // rows are active (the batch is sorted by length).
 //
 // This file holds the entry points load_inline binds; the loops are in lstm.h, gru.h, simple.h.
+#include "draws.h"
 #include "gru.h"
 #include "lstm.h"
 #include "simple.h"
@@ -176,6 +177,11 @@ int64_t step_threads(int64_t r, int64_t work) {
   int64_t count = 0;
   for (const auto& s : seen) count += s.load();
   return count;
+}
+
+// Zoneout's draws (draws.h): n values 0 / 1 of probability count / 2^16, float32 or float64 as `like`.
+Tensor zoneout_draws(int64_t seed, int64_t count, int64_t n, const Tensor& like) {
+  return bernoulli_draws(seed, count, n, like.options());
 }
 
 // Whether float32 products run the AVX-512 panel kernel (then the oneDNN-packed weights are not used).
