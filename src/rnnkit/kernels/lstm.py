@@ -118,9 +118,11 @@ class LSTMKernel(torch.autograd.Function):
         T, B, R = y.shape
         H = c0.shape[1]
         GH = w.weight_hh.shape[0]
-        grad = SimpleNamespace(
-            dA=timeline.buffer(y, T, B, GH),                                         # dL/dA_t
-            dz_all=timeline.buffer(y, T, B, GH) if w.ln_hh_weight is not None else None,
+        d_a = timeline.buffer(y, T, B, GH)                                        # dL/dA_t
+        in_place = loops is not None and ln_ih_weight is not None  # the C++ loop writes dL/dz_t over dA_t once
+        grad = SimpleNamespace(                                     # the input side's layer norm has read it
+            dA=d_a,
+            dz_all=None if w.ln_hh_weight is None else d_a if in_place else timeline.buffer(y, T, B, GH),
             dh_new_all=timeline.buffer(y, T, B, R) if w.weight_hr is not None else None,
             dh=d_h_last.clone(), dc=d_c_last.clone())                                # dL/dh_t, dL/dc_t, running
         saved = SimpleNamespace(P=P, Q=Q, K=K, Fe=Fe, cells=cells, c0=c0, cells_new=cells_new, z_all=z_all,

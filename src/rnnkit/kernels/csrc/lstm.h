@@ -180,7 +180,7 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
       if (input.ln) input.backward(t, b0, b1, dA_t, GH, dZX, d_ln_ih, d_bias);
       const T* d_pre = dA_t;
       if (p.ln_hh) {                                                      // through LNb(h_in W_hh^T) ln_hh
-        T* dz = dZ + t * B * GH;
+        T* dz = dZ + t * B * GH;                                          // may be dA_t: read, then written
         for (int64_t b = b0; b < b1; ++b) {
           const int64_t row = t * B + b;
           layer_norm_row_backward(dA_t + b * GH, p.ln_hh, Z + row * GH, G, H, HS + row * G * 2, dz + b * GH, false,
