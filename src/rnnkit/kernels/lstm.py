@@ -308,9 +308,9 @@ def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, 
     T, B = like.shape[:2]
     GH, H = w.weight_hh.shape[0], c0.shape[1]
     G = GH // H
-    hh_stats = like.new_zeros(T, B, G, 2) if w.ln_hh_weight is not None else None
-    cell_stats = like.new_zeros(T, B, 2) if w.ln_cell_weight is not None else None
-    x_stats = like.new_zeros(T, B, G, 2) if ln_ih_weight is not None else None
+    hh_stats = like.new_empty(T, B, G, 2) if w.ln_hh_weight is not None else None     # rows past a length: unused
+    cell_stats = like.new_empty(T, B, 2) if w.ln_cell_weight is not None else None
+    x_stats = like.new_empty(T, B, G, 2) if ln_ih_weight is not None else None
     factors = None
     if save:
         has_fe = spec.has_forget or spec.coupled or w.weight_ci is not None
