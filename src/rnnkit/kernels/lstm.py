@@ -3,7 +3,8 @@ r"""Whole-sequence LSTM with hand-derived BPTT, for every variant of :class:`~rn
 Forward, per step (gates in PyTorch's order ``i, f, g, o``; ``i, g, o`` without a forget gate)::
 
     A   = a_t + h_in W_hh^T                   a_t = x_t W_ih^T + b_ih + b_hh (+ forget_bias), the x W_ih^T
-                                              of all t in one GEMM outside; layer_norm: a_t =
+                                              of all t in one GEMM outside (no_grad on CPU: a few steps
+                                              at a time in the C++ loop); layer_norm: a_t =
                                               LNb(x_t W_ih^T) ln_ih + b and LNb(h_in W_hh^T) ln_hh
     i   = σ(A_i [+ w_ci c_{t-1}])    f = σ(A_f [+ w_cf c_{t-1}])  (coupled: f = 1 - i; none: f = 1)
     g   = φ(A_g)

@@ -4,7 +4,8 @@ The contract is :func:`rnnkit.recurrent.loop.run_sequence`'s: batch-first ``x (B
 ``lengths`` (right padding) or None, the recurrent-dropout mask drawn by the caller, zoneout drawn
 here. Around the kernel, in autograd: the input projection of all steps as one GEMM (with both
 biases and ``forget_bias`` folded in; an input-side layer norm is applied inside the kernel), the
-sort of the batch by length and its inverse.
+sort of the batch by length and its inverse. An LSTM under ``torch.no_grad()`` with the C++ loops
+hands them ``x`` itself instead (``lstm_inference``: the projection a few steps at a time there).
 """
 from __future__ import annotations
 
