@@ -33,11 +33,11 @@ def bernoulli(count: int, n: int, like: torch.Tensor) -> torch.Tensor:
 def splitmix64(seed: int, index: torch.Tensor) -> torch.Tensor:
     """``splitmix64(seed + (index + 1) golden)`` elementwise, modulo 2^64 in int64."""
     z = (index + 1).mul_(GOLDEN).add_(seed)
-    z = (z ^ _shift_right(z, 30)).mul_(MIX_1)
-    z = (z ^ _shift_right(z, 27)).mul_(MIX_2)
-    return z ^ _shift_right(z, 31)
+    z.bitwise_xor_(_shift_right(z, 30)).mul_(MIX_1)
+    z.bitwise_xor_(_shift_right(z, 27)).mul_(MIX_2)
+    return z.bitwise_xor_(_shift_right(z, 31))
 
 
 def _shift_right(z: torch.Tensor, bits: int) -> torch.Tensor:
     """Logical right shift of int64 (torch's ``>>`` is arithmetic: the sign bits are masked off)."""
-    return (z >> bits) & ((1 << (64 - bits)) - 1)
+    return z.bitwise_right_shift(bits).bitwise_and_((1 << (64 - bits)) - 1)
