@@ -32,7 +32,7 @@ from typing import NamedTuple
 
 import torch
 
-from . import gemm, native
+from . import gemm, native, scratch
 from .activations import KERNEL_ACTIVATIONS
 from .common import (Zoneout, input_side, input_side_backward, layer_norm, layer_norm_backward, normalised, previous,
                      recurrent_input_grad, recurrent_weight_grad, refuse_double_backward, zoneout_at, zoneout_split)
@@ -91,10 +91,10 @@ class LSTMKernel(torch.autograd.Function):
         buf = SimpleNamespace(
             y=timeline.buffer(z_in, T, B, R),                                        # h_t (after zoneout)
             cells=timeline.buffer(z_in, T, B, H),                                    # c_t (after zoneout)
-            m_all=timeline.buffer(z_in, T, B, H) if weight_hr is not None else None,     # m_t before W_hr
-            h_in_all=timeline.buffer(z_in, T, B, R) if mask is not None else None,
-            z_all=timeline.buffer(z_in, T, B, GH) if keep_z else None)             # h_in W_hh^T before LNb
-        buf.cells_new = timeline.buffer(z_in, T, B, H) if d_c is not None else buf.cells     # c~_t
+            m_all=timeline.scratch(z_in, T, B, H) if weight_hr is not None else None,    # m_t before W_hr
+            h_in_all=timeline.scratch(z_in, T, B, R) if mask is not None else None,
+            z_all=timeline.scratch(z_in, T, B, GH) if keep_z else None)            # h_in W_hh^T before LNb
+        buf.cells_new = timeline.scratch(z_in, T, B, H) if d_c is not None else buf.cells    # c~_t
         if loops is not None:
             stats, factors = _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec,
                                              timeline, buf, save)
@@ -119,12 +119,12 @@ class LSTMKernel(torch.autograd.Function):
         T, B, R = y.shape
         H = c0.shape[1]
         GH = w.weight_hh.shape[0]
-        d_a = timeline.buffer(y, T, B, GH)                                        # dL/dA_t
         in_place = loops is not None and ln_ih_weight is not None  # the C++ loop writes dL/dz_t over dA_t once
+        d_a = (timeline.scratch if in_place else timeline.buffer)(y, T, B, GH)       # dL/dA_t (returned: buffer)
         grad = SimpleNamespace(                                     # the input side's layer norm has read it
             dA=d_a,
-            dz_all=None if w.ln_hh_weight is None else d_a if in_place else timeline.buffer(y, T, B, GH),
-            dh_new_all=timeline.buffer(y, T, B, R) if w.weight_hr is not None else None,
+            dz_all=None if w.ln_hh_weight is None else d_a if in_place else timeline.scratch(y, T, B, GH),
+            dh_new_all=timeline.scratch(y, T, B, R) if w.weight_hr is not None else None,
             dh=d_h_last.clone(), dc=d_c_last.clone())                                # dL/dh_t, dL/dc_t, running
         saved = SimpleNamespace(P=P, Q=Q, K=K, Fe=Fe, cells=cells, c0=c0, cells_new=cells_new, z_all=z_all,
                                 z_in=z_in, ln_ih_weight=ln_ih_weight, bias_in=bias_in)
@@ -289,9 +289,9 @@ def lstm_inference(loops, x, weight_ih, ln_ih_weight, bias_in, h0, c0, w: LSTMWe
     R, H = h0.shape[1], c0.shape[1]
     buf = SimpleNamespace(
         y=timeline.buffer(x, T, B, R), cells=timeline.buffer(x, T, B, H),
-        m_all=timeline.buffer(x, T, B, H) if w.weight_hr is not None else None,
-        h_in_all=timeline.buffer(x, T, B, R) if mask is not None else None, z_all=None)
-    buf.cells_new = timeline.buffer(x, T, B, H) if d_c is not None else buf.cells
+        m_all=timeline.scratch(x, T, B, H) if w.weight_hr is not None else None,
+        h_in_all=timeline.scratch(x, T, B, R) if mask is not None else None, z_all=None)
+    buf.cells_new = timeline.scratch(x, T, B, H) if d_c is not None else buf.cells
     _native_forward(loops, None, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec, timeline, buf, False,
                     projection=(x.contiguous(), weight_ih.contiguous()))
     return buf.y, timeline.final(buf.y), timeline.final(buf.cells)
@@ -309,14 +309,14 @@ def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, 
     T, B = like.shape[:2]
     GH, H = w.weight_hh.shape[0], c0.shape[1]
     G = GH // H
-    hh_stats = like.new_empty(T, B, G, 2) if w.ln_hh_weight is not None else None     # rows past a length: unused
-    cell_stats = like.new_empty(T, B, 2) if w.ln_cell_weight is not None else None
-    x_stats = like.new_empty(T, B, G, 2) if ln_ih_weight is not None else None
+    hh_stats = scratch.empty(like, T, B, G, 2) if w.ln_hh_weight is not None else None   # rows past a length: unused
+    cell_stats = scratch.empty(like, T, B, 2) if w.ln_cell_weight is not None else None
+    x_stats = scratch.empty(like, T, B, G, 2) if ln_ih_weight is not None else None
     factors = None
     if save:
         has_fe = spec.has_forget or spec.coupled or w.weight_ci is not None
-        factors = (like.new_empty(T, B, G - 1, H), like.new_empty(T, B, H), like.new_empty(T, B, H),
-                   like.new_empty(T, B, H) if has_fe else None)
+        factors = (scratch.empty(like, T, B, G - 1, H), scratch.empty(like, T, B, H), scratch.empty(like, T, B, H),
+                   scratch.empty(like, T, B, H) if has_fe else None)
     ids = native.ACTIVATION_IDS
     loops.lstm_forward(z_in, h0.contiguous(), c0.contiguous(), *_contiguous(w), mask, *native.zoneout_args(d_h),
                        *native.zoneout_args(d_c), spec.has_forget, spec.coupled, ids[spec.sigma], ids[spec.phi],

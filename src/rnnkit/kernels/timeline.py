@@ -12,6 +12,8 @@ from typing import Iterator, Sequence
 
 import torch
 
+from . import scratch
+
 
 class Timeline:
     """Steps ``0..T-1`` of a batch of ``B`` rows, the first ``batch_sizes[t]`` of them active at step t.
@@ -57,6 +59,10 @@ class Timeline:
         if self.padded:
             return like.new_zeros(shape)
         return like.new_empty(shape)
+
+    def scratch(self, like: torch.Tensor, *shape: int) -> torch.Tensor:
+        """``buffer`` for a kernel's own tensors (never returned): reused between calls on CPU (:mod:`.scratch`)."""
+        return scratch.empty(like, *shape, zero=self.padded)
 
 
 def sort_by_length(lengths: torch.Tensor, time: int) -> tuple[torch.Tensor, torch.Tensor, list[int]]:

@@ -1,0 +1,65 @@
+"""The kernels' reused CPU buffers (kernels/scratch.py): never handed out while anything holds them."""
+import torch
+
+import rnnkit
+from rnnkit.kernels import scratch
+
+from kernelcases import use_engine
+
+
+def test_a_buffer_is_reused_only_when_nothing_holds_it(monkeypatch):
+    monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    like = torch.zeros(())
+    a = scratch.empty(like, 6, 7)
+    b = scratch.empty(like, 6, 7)
+    assert a.shape == (6, 7) and a.dtype == like.dtype
+    assert a.data_ptr() != b.data_ptr()                       # both in use
+    part = a[2:]                                              # a view keeps the storage in use
+    pointer = a.data_ptr()
+    del a
+    assert scratch.empty(like, 6, 7).data_ptr() not in (pointer, b.data_ptr())
+    del part
+    c = scratch.empty(like, 3, 14, zero=True)                 # same size, other shape: reused, zeroed
+    assert c.data_ptr() == pointer and c.shape == (3, 14) and not c.any()
+    assert scratch.empty(torch.zeros((), dtype=torch.float64), 6, 7).dtype == torch.float64
+
+
+def test_kept_memory_is_bounded(monkeypatch):
+    monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    monkeypatch.setattr(scratch, "LIMIT_BYTES", 4000)
+    like = torch.zeros(())
+    for n in range(100, 130):                                 # thirty shapes, each freed at once
+        scratch.empty(like, n)
+    assert scratch.kept_bytes() <= 4000
+    held = [scratch.empty(like, 2000) for _ in range(3)]      # in use: kept whatever the limit
+    assert scratch.kept_bytes() >= 3 * 2000 * 4
+    del held
+    scratch.clear()
+    assert scratch.kept_bytes() == 0
+
+
+def test_training_steps_reuse_the_backward_factors_and_keep_their_values(monkeypatch):
+    """A second training step takes the first one's buffers (after its backward freed them) and gives
+    the same gradients; a retained graph keeps its buffers out of reach for a second backward."""
+    monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    use_engine("native", monkeypatch)
+    layer = rnnkit.LSTM(5, 16, layer_norm=True, peephole=True)
+    x = torch.randn(4, 9, 5)
+    grads, kept = [], []
+    for _ in range(2):
+        layer.zero_grad()
+        layer(x)[0].pow(2).sum().backward()
+        grads.append([p.grad.clone() for p in layer.parameters()])
+        kept.append(scratch.kept_bytes())
+    assert kept[0] > 0 and kept[1] == kept[0]                 # the second step allocated nothing new
+    for first, second in zip(*grads):
+        torch.testing.assert_close(first, second, atol=0, rtol=0)
+    layer.zero_grad()
+    loss = layer(x)[0].pow(2).sum()
+    loss.backward(retain_graph=True)
+    once = [p.grad.clone() for p in layer.parameters()]
+    layer(x)[0].sum().backward()                              # another graph meanwhile: other buffers
+    layer.zero_grad()
+    loss.backward()
+    for got, want in zip((p.grad for p in layer.parameters()), once):
+        torch.testing.assert_close(got, want, atol=0, rtol=0)
