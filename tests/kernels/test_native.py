@@ -5,19 +5,21 @@ import torch
 import rnnkit
 from rnnkit.kernels import native, run_cell
 
-from kernelcases import (LENGTHS, VARIANT_IDS, VARIANTS, B, T, grads_of, loss_weights, make_cell, random_state,
+from kernelcases import (LENGTHS, VARIANT_IDS, VARIANTS, I, grads_of, loss_weights, make_cell, random_state,
                          recurrent_mask, use_engine, weighted_loss)
 
 
-def run(kind, options, engine, monkeypatch, dtype):
+def run(kind, options, engine, monkeypatch, dtype, hidden_size=20, input_size=I, lengths=LENGTHS):
+    """Outputs and gradients of a training run (lengths, recurrent dropout, zoneout) on one engine."""
     use_engine(engine, monkeypatch)
     torch.manual_seed(3)
-    cell = make_cell(kind, options, dtype=dtype, hidden_size=20)
-    x = torch.randn(B, T, cell.input_size, dtype=dtype, requires_grad=True)
-    state = random_state(cell)
-    mask = recurrent_mask(cell, dtype)
+    cell = make_cell(kind, options, dtype=dtype, input_size=input_size, hidden_size=hidden_size)
+    batch = len(lengths)
+    x = torch.randn(batch, max(lengths), cell.input_size, dtype=dtype, requires_grad=True)
+    state = random_state(cell, batch=batch)
+    mask = recurrent_mask(cell, dtype, batch=batch)
     torch.manual_seed(4)
-    y, final = run_cell(cell, x, state, torch.tensor(LENGTHS), recurrent_mask=mask, zoneout=0.25, training=True)
+    y, final = run_cell(cell, x, state, torch.tensor(lengths), recurrent_mask=mask, zoneout=0.25, training=True)
     grads = grads_of(weighted_loss(y, final, loss_weights(y, final)), cell, x, state)
     return y, grads
 
@@ -55,23 +57,11 @@ SPLIT_VARIANTS = [("lstm", {"peephole": True}), ("lstm", {"layer_norm": True, "p
 def test_steps_split_over_two_threads_equal_the_torch_loops(kind, options, monkeypatch, two_threads):
     """Steps of 32 rows split over two threads (the per-thread sums of the vector parameters' gradients
     included) give the torch loops' values, with lengths, recurrent dropout and zoneout."""
-    def run(engine):
-        use_engine(engine, monkeypatch)
-        torch.manual_seed(5)
-        cell = make_cell(kind, options, input_size=8, hidden_size=64)
-        batch = 32
-        x = torch.randn(batch, 4, 8, dtype=torch.float64, requires_grad=True)
-        state = random_state(cell, batch=batch)
-        lengths = torch.tensor([4] * 20 + [3] * 6 + [1] * 6)
-        mask = recurrent_mask(cell, batch=batch)
-        torch.manual_seed(6)
-        y, final = run_cell(cell, x, state, lengths, recurrent_mask=mask, zoneout=0.2, training=True)
-        return y, grads_of(weighted_loss(y, final, loss_weights(y, final)), cell, x, state)
-
     use_engine("native", monkeypatch)
     assert native.load(build=False).step_threads(32, 4 * 64 * 64) == 2     # this size splits
-    y_native, g_native = run("native")
-    y_torch, g_torch = run("torch")
+    split = dict(dtype=torch.float64, hidden_size=64, input_size=8, lengths=[4] * 20 + [3] * 6 + [1] * 6)
+    y_native, g_native = run(kind, options, "native", monkeypatch, **split)
+    y_torch, g_torch = run(kind, options, "torch", monkeypatch, **split)
     torch.testing.assert_close(y_native, y_torch, atol=1e-12, rtol=0)
     for name, want in g_torch.items():
         torch.testing.assert_close(g_native[name], want, atol=1e-10, rtol=1e-10, msg=name)

@@ -88,13 +88,7 @@ class LSTMKernel(torch.autograd.Function):
         save = recording and any(ctx.needs_input_grad)           # keep what backward reads
         loops = native.loops_for(z_in)
         keep_z = ln_hh_weight is not None and (save or loops is None)      # the C++ forward alone needs no z_t
-        buf = SimpleNamespace(
-            y=timeline.buffer(z_in, T, B, R),                                        # h_t (after zoneout)
-            cells=timeline.buffer(z_in, T, B, H),                                    # c_t (after zoneout)
-            m_all=timeline.scratch(z_in, T, B, H) if weight_hr is not None else None,    # m_t before W_hr
-            h_in_all=timeline.scratch(z_in, T, B, R) if mask is not None else None,
-            z_all=timeline.scratch(z_in, T, B, GH) if keep_z else None)            # h_in W_hh^T before LNb
-        buf.cells_new = timeline.scratch(z_in, T, B, H) if d_c is not None else buf.cells    # c~_t
+        buf = _forward_buffers(z_in, T, B, R, H, GH if keep_z else 0, w, mask, d_c, timeline)
         if loops is not None:
             stats, factors = _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec,
                                              timeline, buf, save)
@@ -286,15 +280,25 @@ def lstm_inference(loops, x, weight_ih, ln_ih_weight, bias_in, h0, c0, w: LSTMWe
     ``LNb(x_t W_ih^T) ln_ih_weight + bias_in``) a few steps at a time (no ``(T, B, 4H)`` tensor of
     all steps). Returns ``(y, h_T, c_T)`` as ``LSTMKernel.apply``."""
     T, B = x.shape[:2]
-    R, H = h0.shape[1], c0.shape[1]
-    buf = SimpleNamespace(
-        y=timeline.buffer(x, T, B, R), cells=timeline.buffer(x, T, B, H),
-        m_all=timeline.scratch(x, T, B, H) if w.weight_hr is not None else None,
-        h_in_all=timeline.scratch(x, T, B, R) if mask is not None else None, z_all=None)
-    buf.cells_new = timeline.scratch(x, T, B, H) if d_c is not None else buf.cells
+    buf = _forward_buffers(x, T, B, h0.shape[1], c0.shape[1], 0, w, mask, d_c, timeline)
     _native_forward(loops, None, ln_ih_weight, bias_in, h0, c0, w, mask, d_h, d_c, spec, timeline, buf, False,
                     projection=(x.contiguous(), weight_ih.contiguous()))
     return buf.y, timeline.final(buf.y), timeline.final(buf.cells)
+
+
+def _forward_buffers(like, T: int, B: int, R: int, H: int, z_width: int, w: LSTMWeights, mask, d_c,
+                     timeline: Timeline) -> SimpleNamespace:
+    """The forward loops' per-step outputs: ``y`` and ``cells`` (returned: plain buffers) and the
+    kernel's own (:meth:`Timeline.scratch`): ``m_all``, ``h_in_all``, ``z_all`` (``z_width`` wide, 0:
+    none) and ``cells_new`` (``cells`` itself without zoneout)."""
+    buf = SimpleNamespace(
+        y=timeline.buffer(like, T, B, R),                                        # h_t (after zoneout)
+        cells=timeline.buffer(like, T, B, H),                                    # c_t (after zoneout)
+        m_all=timeline.scratch(like, T, B, H) if w.weight_hr is not None else None,    # m_t before W_hr
+        h_in_all=timeline.scratch(like, T, B, R) if mask is not None else None,
+        z_all=timeline.scratch(like, T, B, z_width) if z_width else None)         # h_in W_hh^T before LNb
+    buf.cells_new = timeline.scratch(like, T, B, H) if d_c is not None else buf.cells    # c~_t
+    return buf
 
 
 def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, mask, d_h, d_c, spec: LSTMSpec,

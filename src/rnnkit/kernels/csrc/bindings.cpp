@@ -59,8 +59,7 @@ void lstm_forward(const OptTensor& a_in, const Tensor& h0, const Tensor& c0, con
                   const OptTensor& w_ih) {
   const int64_t Tn = y.size(0), B = y.size(1), GH = w_hh.size(0);
   RNNKIT_DISPATCH(h0, lstm_forward_impl<scalar_t>(
-      Tn, a_in.has_value() ? input_side<scalar_t>(*a_in, ln_ih, bias, x_stats, c0.size(1))
-                           : projected_side<scalar_t>(B, GH, c0.size(1), ln_ih, bias, x_stats),
+      Tn, input_side<scalar_t>(a_in, B, GH, c0.size(1), ln_ih, bias, x_stats),
       projection<scalar_t>(x, w_ih, ln_ih.has_value() ? nullptr : ptr_or_null<scalar_t>(bias), B, GH), h0, c0,
       lstm_args<scalar_t>(w_hh, ln_hh, w_ci, w_cf, w_co, ln_cw, ln_cb, w_hr, mask, has_forget, coupled, sigma, phi,
                           false, pk_hh, pk_hr),
@@ -87,11 +86,9 @@ void lstm_backward(const Tensor& P, const Tensor& Q, const Tensor& K, const OptT
                    const OptTensor& x_stats, const OptTensor& dzx, const OptTensor& d_ln_ih, const OptTensor& d_bias) {
   const int64_t H = c0.size(1), GH = w_hh.size(0);
   RNNKIT_DISPATCH(d_y, {
-    auto used = [](const OptTensor& out, int64_t n) { return out.has_value() ? n : int64_t(0); };
-    Sums<scalar_t> a_ci(used(d_ci, H)), a_cf(used(d_cf, H)), a_co(used(d_co, H)), a_ln_hh(used(d_ln_hh, GH)),
-        a_ln_cw(used(d_ln_cw, H)), a_ln_cb(used(d_ln_cb, H)), a_ln_ih(used(d_ln_ih, GH)), a_bias(used(d_bias, GH));
-    const InputSide<scalar_t> input =
-        z_x.has_value() ? input_side<scalar_t>(*z_x, ln_ih, bias, x_stats, H) : InputSide<scalar_t>();
+    Sums<scalar_t> a_ci(d_ci, H), a_cf(d_cf, H), a_co(d_co, H), a_ln_hh(d_ln_hh, GH), a_ln_cw(d_ln_cw, H),
+        a_ln_cb(d_ln_cb, H), a_ln_ih(d_ln_ih, GH), a_bias(d_bias, GH);
+    const InputSide<scalar_t> input = input_side<scalar_t>(z_x, d_y.size(1), GH, H, ln_ih, bias, x_stats);
     lstm_backward_impl<scalar_t>(
         input, mut_or_null<scalar_t>(dzx), a_ln_ih, a_bias, P, Q, K, Fe, cells.data_ptr<scalar_t>(),
         c0.data_ptr<scalar_t>(), cells_new.data_ptr<scalar_t>(),
@@ -127,7 +124,7 @@ void gru_forward(const Tensor& gi, const Tensor& h0, const Tensor& w_hh, const O
                            reset_after, sigma, phi,
                            make_product(W, (reset_after ? 3 : 2) * H, H, H, false, pk_a),
                            make_product(W + 2 * H * H, H, H, H, false, pk_b)};
-    gru_forward_impl<scalar_t>(gi, input_side<scalar_t>(gi, ln_ih, bias, x_stats, H), h0, args,
+    gru_forward_impl<scalar_t>(gi, input_side<scalar_t>(gi, gi.size(1), gi.size(2), H, ln_ih, bias, x_stats), h0, args,
                                Zoneout<scalar_t>(d_h, p_h, zone_h), rows_at,
                                gates.data_ptr<scalar_t>(), y.data_ptr<scalar_t>(), mut_or_null<scalar_t>(h_in_all),
                                mut_or_null<scalar_t>(z_all), mut_or_null<scalar_t>(rh_all),
@@ -146,11 +143,8 @@ void gru_backward(const Tensor& P_hh, const Tensor& P_in, const Tensor& gates, c
                   const OptTensor& x_stats, const OptTensor& dzx, const OptTensor& d_ln_ih, const OptTensor& d_bias) {
   const int64_t H = w_hh.size(1), H3 = w_hh.size(0);
   RNNKIT_DISPATCH(d_y, {
-    auto used = [](const OptTensor& out, int64_t n) { return out.has_value() ? n : int64_t(0); };
-    Sums<scalar_t> a_b_hh(used(d_b_hh, H3)), a_ln_hh(used(d_ln_hh, H3)), a_ln_ih(used(d_ln_ih, H3)),
-        a_bias(used(d_bias, H3));
-    const InputSide<scalar_t> input =
-        z_x.has_value() ? input_side<scalar_t>(*z_x, ln_ih, bias, x_stats, H) : InputSide<scalar_t>();
+    Sums<scalar_t> a_b_hh(d_b_hh, H3), a_ln_hh(d_ln_hh, H3), a_ln_ih(d_ln_ih, H3), a_bias(d_bias, H3);
+    const InputSide<scalar_t> input = input_side<scalar_t>(z_x, d_y.size(1), H3, H, ln_ih, bias, x_stats);
     const scalar_t* W = w_hh.data_ptr<scalar_t>();
     GRUArgs<scalar_t> args{ptr_or_null<scalar_t>(b_hh), ptr_or_null<scalar_t>(ln_hh), ptr_or_null<scalar_t>(mask),
                            reset_after, 0, 0,

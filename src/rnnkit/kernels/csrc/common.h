@@ -241,6 +241,8 @@ struct Sums {
   std::vector<T> step;           // one block of n per thread
   int64_t n;
   explicit Sums(int64_t n_) : total(n_), step(n_ * std::max(1, at::get_num_threads())), n(n_) {}
+  // The sum of n values that store() writes to `out`; none (n 0) when out is absent.
+  Sums(const OptTensor& out, int64_t n_) : Sums(out.has_value() ? n_ : int64_t(0)) {}
 
   // step[offset + j] += a[j] * c[j] (c null: a[j]) for j < m, in the calling thread's block.
   void add(const T* a, const T* c, int64_t m, int64_t offset = 0) {

@@ -151,20 +151,6 @@ struct InputSide {
   }
 };
 
-// An input side whose rows a Projection provides.
-template <typename T>
-InputSide<T> projected_side(int64_t B, int64_t N, int64_t H, const OptTensor& ln, const OptTensor& bias,
-                            const OptTensor& stats) {
-  InputSide<T> side;
-  side.B = B;
-  side.N = N;
-  side.H = H;
-  side.ln = ptr_or_null<T>(ln);
-  side.bias = side.ln ? ptr_or_null<T>(bias) : nullptr;       // the layer norm's shift; else the projection's
-  side.stats = mut_or_null<T>(stats);
-  return side;
-}
-
 // The input side computed here a few steps at a time, a_t = x_t W_ih^T + bias (with the input-side layer
 // norm z_x = x_t W_ih^T, normalised as the gates read it), into a buffer of about
 // kProjectionRows rows (instead of a (T, B, 4H) tensor made beforehand: tens of MB at H = 512, whose fresh
@@ -207,16 +193,18 @@ Projection<T> projection(const OptTensor& x, const OptTensor& w_ih, const T* bia
   return p;
 }
 
+// The input side of rows (B of a step) of width N in blocks of H: a_in (T, B, N) as given, or none when a
+// Projection provides its rows; ln_ih (with its statistics) and its shift `bias` where the layer norm is on.
 template <typename T>
-InputSide<T> input_side(const Tensor& a_in, const OptTensor& ln, const OptTensor& bias, const OptTensor& stats,
-                        int64_t H) {
+InputSide<T> input_side(const OptTensor& a_in, int64_t B, int64_t N, int64_t H, const OptTensor& ln,
+                        const OptTensor& bias, const OptTensor& stats) {
   InputSide<T> side;
-  side.a_in = a_in.data_ptr<T>();
+  side.a_in = ptr_or_null<T>(a_in);
   side.ln = ptr_or_null<T>(ln);
   side.bias = ptr_or_null<T>(bias);
   side.stats = mut_or_null<T>(stats);
-  side.B = a_in.size(1);
-  side.N = a_in.size(2);
+  side.B = B;
+  side.N = N;
   side.H = H;
   return side;
 }

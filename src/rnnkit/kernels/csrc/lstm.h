@@ -189,7 +189,7 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         d_pre = dz;
       }
       if (t > 0) {                                                        // step t - 1's factors, read next
-        const int64_t next = ((t - 1) * B + b0), rows = std::min(b1, rows_at[t - 1]) - b0;
+        const int64_t next = (t - 1) * B + b0, rows = b1 - b0;           // rows_at[t - 1] >= b1
         prefetch(Pp + next * NP * H, rows * NP * H);
         prefetch(Qp + next * H, rows * H);
         prefetch(Kp + next * H, rows * H);
