@@ -110,7 +110,8 @@ def run_variant(name: str, attention: str, minutes: float, args, data) -> dict:
     torch.manual_seed(args.seed)
     config = Seq2SeqConfig(len(src_vocab), len(tgt_vocab), cell=args.cell, embed_size=args.embed,
                            hidden_size=args.hidden, encoder_layers=args.layers, decoder_layers=args.layers,
-                           bidirectional=True, attention=attention, dropout=args.dropout)
+                           bidirectional=True, attention=attention, dropout=args.dropout,
+                           label_smoothing=args.label_smoothing)
     model = Seq2Seq(config)
     examples = encode_pairs(train_pairs, src_vocab, tgt_vocab, args.max_len, args.max_len)
     train = PairBatches(examples, args.batch_size)
@@ -120,7 +121,7 @@ def run_variant(name: str, attention: str, minutes: float, args, data) -> dict:
     max_steps = budget_steps(model, train, clock, minutes, args.timed_steps) if args.schedule == "cosine" else None
     torch.manual_seed(args.seed)                         # the timed steps drew dropout masks
     curve = ValidationBleu(translator, val_pairs[:args.curve_sentences], clock)
-    train_config = TrainConfig(lr=args.lr, schedule=args.schedule, warmup_steps=args.warmup_steps, gamma=0.5,
+    train_config = TrainConfig(lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps, gamma=0.5,
                                plateau_patience=0, clip_norm=5.0, epochs=args.epochs, max_steps=max_steps,
                                seed=args.seed, log_every=100)
     metadata = {"task": "seq2seq", "src_vocab": src_vocab.to_dict(), "tgt_vocab": tgt_vocab.to_dict()}
@@ -130,6 +131,7 @@ def run_variant(name: str, attention: str, minutes: float, args, data) -> dict:
     cpu_minutes, wall_minutes = clock.minutes()
     result = {"name": name, "attention": attention, "epochs": trainer.epoch, "steps": trainer.step,
               "planned_steps": max_steps, "schedule": args.schedule, "lr": args.lr, "warmup_steps": args.warmup_steps,
+              "dropout": args.dropout, "label_smoothing": args.label_smoothing, "weight_decay": args.weight_decay,
               "train_cpu_minutes": cpu_minutes, "train_wall_minutes": wall_minutes, "curve": curve.curve,
               "parameters": sum(p.numel() for p in model.parameters())}
     sources, references = [s for s, _ in test_pairs], [t for _, t in test_pairs]
@@ -154,6 +156,8 @@ def main() -> None:
     parser.add_argument("--hidden", type=int, default=256)
     parser.add_argument("--layers", type=int, default=1)
     parser.add_argument("--dropout", type=float, default=0.2)
+    parser.add_argument("--label-smoothing", type=float, default=0.0, help="epsilon of the training loss")
+    parser.add_argument("--weight-decay", type=float, default=0.0, help="L2 weight decay of Adam")
     parser.add_argument("--lr", type=float, default=3e-3, help="peak learning rate of Adam")
     parser.add_argument("--schedule", choices=["cosine", "plateau"], default="cosine",
                         help="cosine over the steps the budget holds, or halved on every validation-loss plateau")

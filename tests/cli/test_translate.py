@@ -37,7 +37,7 @@ def run_dir(pairs_file, tmp_path_factory):
         path = tmp_path_factory.mktemp("run") / "zh-en"
         code = main(["train", "seq2seq", "--pairs", str(pairs_file), "--src-col", "1", "--tgt-col", "0",
                      "--src-level", "char", "--tgt-level", "word", "--attention", "luong-general", "--cell", "gru",
-                     "--hidden-size", "16", "--embed-size", "8", "--bidirectional", "--epochs", "8", "--lr", "1e-2", "--batch-size", "16",
+                     "--hidden-size", "16", "--embed-size", "8", "--bidirectional", "--label-smoothing", "0.1", "--epochs", "8", "--lr", "1e-2", "--batch-size", "16",
                      "--beam", "2", "--run-dir", str(path), "--quiet"])
     finally:
         torch.set_num_threads(threads)
@@ -53,6 +53,7 @@ def test_training_writes_a_checkpoint_with_vocabularies_and_test_scores(run_dir,
     assert state["metadata"]["src_vocab"]["level"] == "char" and "三" in state["metadata"]["src_vocab"]["tokens"]
     assert "Three" in state["metadata"]["tgt_vocab"]["tokens"] or "three" in state["metadata"]["tgt_vocab"]["tokens"]
     assert state["config"]["attention"] == "luong-general" and state["config"]["bidirectional"] is True
+    assert state["config"]["label_smoothing"] == 0.1
 
 
 def test_translate_prints_what_the_translator_gives(run_dir, capsys):

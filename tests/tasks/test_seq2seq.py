@@ -46,6 +46,21 @@ def test_loss_is_the_mean_nll_of_the_unpadded_targets(cell, attention):
     assert 0.0 <= out.metrics["accuracy"] <= 1.0
 
 
+def test_label_smoothing_mixes_the_uniform_cross_entropy_into_training_only():
+    epsilon = 0.2
+    model = _model(label_smoothing=epsilon)
+    batch = _batch()
+    with torch.no_grad():
+        log_p = F.log_softmax(model(batch.tokens, batch.lengths, batch.targets[:, :-1].clamp_min(0))[0], -1)
+    targets = batch.targets[:, 1:]
+    valid = targets >= 0
+    nll = -log_p.gather(-1, targets.clamp_min(0).unsqueeze(-1)).squeeze(-1)[valid].mean()
+    uniform = -log_p.mean(-1)[valid].mean()                      # cross-entropy against 1/V
+    assert float(model.loss(batch).loss.detach()) == pytest.approx(float((1 - epsilon) * nll + epsilon * uniform))
+    model.eval()
+    assert float(model.loss(batch).loss) == pytest.approx(float(nll))     # the dev loss stays the plain NLL
+
+
 @pytest.mark.parametrize("attention", ["bahdanau", "luong-general", "none"])
 def test_each_row_is_computed_as_if_it_were_alone(attention):
     model = _model(attention=attention, cell="lstm", encoder_layers=2, decoder_layers=2)
@@ -132,6 +147,8 @@ def test_config_errors_name_the_field():
         Seq2SeqConfig(5, 5, teacher_forcing_final=1.5)
     with pytest.raises(ValueError, match="bos_id, eos_id: expected two distinct ids below tgt_vocab_size=5"):
         Seq2SeqConfig(5, 5, bos_id=7)
+    with pytest.raises(ValueError, match=r"label_smoothing: expected a rate in \[0, 1\), got 1.0"):
+        Seq2SeqConfig(5, 5, label_smoothing=1.0)
     with pytest.raises(ValueError, match="hidden_size: expected a positive integer, got 0"):
         Seq2SeqConfig(5, 5, hidden_size=0)
     with pytest.raises(ValueError, match=r"src: expected a LongTensor of source ids \(B, S\)"):

@@ -144,6 +144,9 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "embedding_dropout": ("--embedding-dropout", {"type": rate,
                                                   "help": "rate of dropping whole embedding rows (every occurrence "
                                                           "of a token together)"}),
+    "label_smoothing": ("--label-smoothing", {"type": rate,
+                                              "help": "training targets (1 - e) one-hot + e / V (the dev loss "
+                                                      "stays the plain NLL)"}),
     "locked_dropout": ("--locked-dropout", {"action": "store_true",
                                             "help": "--dropout draws one mask per sequence, the same at every step"}),
     "ar": ("--ar", {"type": nonnegative_float, "help": "activation regularisation: alpha * mean(h_t^2) of the "

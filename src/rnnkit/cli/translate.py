@@ -35,6 +35,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(model, "layers", 1, help="layers of the encoder and of the decoder")
     add(model, "bidirectional", False, help="a bidirectional encoder")
     add(model, "dropout", 0.2)
+    add(model, "label_smoothing", 0.0)
     model.add_argument("--teacher-forcing", type=probability, default=1.0,
                        help="probability of feeding the reference token in training")
     model.add_argument("--teacher-forcing-final", type=probability, default=None,
@@ -66,6 +67,7 @@ def run_train(args: argparse.Namespace, run) -> dict:
                            hidden_size=args.hidden_size, encoder_layers=args.layers, decoder_layers=args.layers,
                            bidirectional=args.bidirectional, attention=args.attention,
                            input_feeding=args.input_feeding, dropout=args.dropout,
+                           label_smoothing=args.label_smoothing,
                            teacher_forcing=args.teacher_forcing, teacher_forcing_final=args.teacher_forcing_final,
                            teacher_forcing_steps=args.teacher_forcing_steps)
     print(f"{len(examples)} training pairs ({len(train) - len(examples)} longer than {args.max_len} tokens left "

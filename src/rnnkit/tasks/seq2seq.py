@@ -12,6 +12,10 @@ For a source ``x_1 .. x_S`` and a target ``y_0 = <s>, y_1 .. y_T = </s>``::
         p(y_t | y_<t, x) = softmax(W_o h~_t + b_o)
     loss = -1/N Σ_{b, t: y_t not padding} log p(y_t | y_<t, x)        mean NLL per target token (</s> included)
 
+With label smoothing ε (Szegedy et al. 2016) the training loss is the cross-entropy against
+``(1 - ε) onehot(y_t) + ε / V``: ``(1 - ε) NLL + ε · mean_v(-log p(v | y_<t, x))``; evaluation (the dev loss
+that selects checkpoints) stays the plain NLL above.
+
 The attention scores are :mod:`rnnkit.nn.attention`'s (Bahdanau additive, Luong dot / general) inside
 Luong's decoder (attention on the current state, the attentional state fed to the next step).
 
@@ -56,6 +60,7 @@ class Seq2SeqConfig:
         attention_size: A of Bahdanau's score (None: H).
         input_feeding: feed h~_{t-1} into the next decoder step (with attention only).
         dropout: on embeddings, between stacked layers and before the output layer (training only).
+        label_smoothing: ε of the training loss (module docstring; 0: plain NLL).
         teacher_forcing, teacher_forcing_final, teacher_forcing_steps: the schedule of ρ (module
             docstring); ``teacher_forcing_final=None`` keeps ρ = ``teacher_forcing``.
         bos_id, eos_id: the special target ids (see :mod:`rnnkit.data.pairs`).
@@ -74,6 +79,7 @@ class Seq2SeqConfig:
     attention_size: int | None = None
     input_feeding: bool = True
     dropout: float = 0.0
+    label_smoothing: float = 0.0
     teacher_forcing: float = 1.0
     teacher_forcing_final: float | None = None
     teacher_forcing_steps: int = 0
@@ -91,6 +97,7 @@ class Seq2SeqConfig:
                              "but a bidirectional encoder doubles them; use luong-general or bahdanau, "
                              "or bidirectional=False")
         check_rate("dropout", self.dropout)
+        check_rate("label_smoothing", self.label_smoothing)
         for name in ("teacher_forcing", "teacher_forcing_final"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
@@ -275,7 +282,8 @@ class Seq2Seq(nn.Module):
         return c.teacher_forcing + progress * (c.teacher_forcing_final - c.teacher_forcing)
 
     def loss(self, batch: SequenceBatch, state: Any = None) -> LossOutput:
-        """Mean NLL per target token (padding ignored) and the token accuracy of one batch of pairs.
+        """Mean NLL per target token (padding ignored; label-smoothed in training) and the token accuracy
+        of one batch of pairs.
 
         Arguments:
             batch: ``tokens (B, S)`` source ids, ``lengths (B,)``, ``targets (B, T)`` ``<s> .. </s>`` ids
@@ -292,9 +300,11 @@ class Seq2Seq(nn.Module):
             self.teacher_forcing_batches += 1
         valid = tgt_out >= 0                                                       # (B, T-1)
         count = int(valid.sum())
-        nll = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=-1)
+        smoothing = self.config.label_smoothing if self.training else 0.0
+        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]), tgt_out.reshape(-1), ignore_index=-1,
+                               label_smoothing=smoothing)
         correct = int(((logits.detach().argmax(-1) == tgt_out) & valid).sum())
-        return LossOutput(loss=nll, count=count, metrics={"accuracy": correct / count})
+        return LossOutput(loss=loss, count=count, metrics={"accuracy": correct / count})
 
     # ------------------------------------------------------------------ search
     def _search_step(self, tokens: torch.Tensor, state: DecoderState) -> tuple[torch.Tensor, DecoderState]:
