@@ -146,7 +146,7 @@ def test_native_build(monkeypatch):
 
 
 @pytest.mark.parametrize("kind,options", [("LSTM", {"peephole": True}), ("GRU", {"reset_after": False}),
-                                          ("SimpleRNN", {"zoneout": 0.1})])
+                                          ("SimpleRNN", {"zoneout": 0.1}), ("LSTM", {"layer_norm": True})])
 def test_nan_propagates_as_in_the_torch_loops(kind, options, monkeypatch):
     """The fast exponential clamps its input; a NaN must still come out as NaN from its step on."""
     layer = getattr(rnnkit, kind)(3, 4, **options).eval()
@@ -179,6 +179,27 @@ def test_saturated_activations_match_the_torch_loops(kind, options, monkeypatch)
     torch.testing.assert_close(outputs["native"], outputs["torch"], atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("kind", ["LSTM", "GRU"])
+def test_layer_norm_of_extreme_pre_activations_matches_the_torch_loops(kind, monkeypatch):
+    """Inputs from 1e-6 to 1e18 (variances to about 1e36, near float's limit): the loops' one-pass
+    statistics (sums shifted by a block's first element) give the torch loops' layer norms to rounding,
+    forward and backward."""
+    torch.manual_seed(0)
+    layer = getattr(rnnkit, kind)(3, 8, layer_norm=True)
+    x = torch.tensor([[[1e18, -1e18, 5.0], [1e-6, 0.0, -1e-6], [1e9, 3.0, -2e9]],
+                      [[-1e12, 1e12, 0.0], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0]]])
+    outputs, grads = {}, {}
+    for engine in ("torch", "native"):
+        use_engine(engine, monkeypatch)
+        layer.zero_grad()
+        y = layer(x)[0]
+        (y * torch.linspace(-1, 1, y.shape[-1])).sum().backward()
+        outputs[engine], grads[engine] = y.detach(), layer.cells[0].weight_hh.grad.clone()
+    assert torch.isfinite(outputs["native"]).all() and torch.isfinite(grads["native"]).all()
+    torch.testing.assert_close(outputs["native"], outputs["torch"], atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(grads["native"], grads["torch"], atol=1e-4, rtol=1e-4)
+
+
 @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
 @pytest.mark.parametrize("options", [{"peephole": True}, {"proj_size": 7, "coupled": True},
                                      {"recurrent_activation": "hard_sigmoid", "zoneout": 0.2, "forget_bias": 1.0},
@@ -204,6 +225,17 @@ def test_inference_projects_the_input_in_the_loop(options, dtype, monkeypatch):
         for got, want in ((y, y_ref), (h, h_ref), (c, c_ref)):
             torch.testing.assert_close(got, want.detach(), atol=atol, rtol=0)
     assert len(calls) == 2                                     # the no_grad calls took the projecting loop
+
+
+def test_layer_norm_inference_on_two_threads_equals_the_recording_path(monkeypatch, two_threads):
+    """Under torch.no_grad() with two threads (steps of 40 rows split, the input side's layer norm
+    taken from each projected chunk) the outputs equal the recording path's."""
+    use_engine("native", monkeypatch)
+    layer = rnnkit.LSTM(5, 16, layer_norm=True).double().eval()
+    x = torch.randn(40, 37, 5, dtype=torch.float64)
+    with torch.no_grad():
+        y = layer(x)[0]
+    torch.testing.assert_close(y, layer(x)[0].detach(), atol=1e-12, rtol=0)
 
 
 def test_inference_keeps_nothing_for_a_backward(monkeypatch):
