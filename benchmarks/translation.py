@@ -204,8 +204,12 @@ def plot_curve(results: list[dict], path: Path) -> None:
     figure = Figure(figsize=(6.5, 4.0), layout="constrained")
     axes = figure.add_subplot()
     for r in results:
+        recipe = "".join(f", {name} {r[key]}" for key, name in (("dropout", "dropout"),
+                                                                  ("label_smoothing", "label smoothing"),
+                                                                  ("weight_decay", "weight decay")) if r.get(key))
         axes.plot([p["cpu_minutes"] for p in r["curve"]], [p["val_bleu"] for p in r["curve"]], marker=".",
-                  label=f"{r['name']}, {r.get('schedule', 'plateau')} lr (test BLEU beam 5: {r['beam5']['bleu']:.1f})")
+                  label=f"{r['name']}, {r.get('schedule', 'plateau')} lr{recipe} "
+                        f"(test BLEU beam 5: {r['beam5']['bleu']:.1f})")
     axes.set_xlabel("training CPU minutes (1 thread)")
     axes.set_ylabel("validation BLEU, greedy")
     axes.set_title("Tatoeba zh→en, GRU encoder-decoder")
