@@ -53,6 +53,12 @@ SEG_VARIANTS = {  # run directory -> the segmenter's description, its flags
     "seg": ("normal form", []),
     "seg-lexicon": ("normal form + lexicon", ["--lexicon"]),
     "seg-plain": ("plain characters", ["--no-normalize"]),
+    "seg-deep": ("normal form, 2 layers of 200, dropout 0.4, cosine",
+                 ["--layers", "2", "--hidden-size", "200", "--dropout", "0.4", "--schedule", "cosine", "--epochs", "10",
+                  "--patience", "none"]),
+    "seg-wide": ("normal form, 256 units, dropout 0.4, cosine",
+                 ["--hidden-size", "256", "--dropout", "0.4", "--schedule", "cosine", "--epochs", "12",
+                  "--patience", "none"]),
 }
 TAGGER_ARGS = ["--epochs", "12", "--batch-size", "64", "--lr", "3e-3", "--hidden-size", "128", "--patience", "3"]
 CLASSIFIER_ARGS = ["--epochs", "8", "--batch-size", "64", "--lr", "3e-3", "--patience", "2"]
