@@ -171,7 +171,8 @@ def sentiment(args: argparse.Namespace) -> dict:
     train_split, dev, test = corpus.split()
     ours = {}
     if "bilstm" in args.classifiers:
-        ours["rnnkit BiLSTM, max pooling"] = train(args, args.run_root / "sentiment", [
+        name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling")   # the flags it ran with
+        ours[name] = train(args, args.run_root / "sentiment", [
             "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, *args.extra])
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
