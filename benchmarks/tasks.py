@@ -53,6 +53,7 @@ SEG_VARIANTS = {  # run directory -> the segmenter's description, its flags
     "seg": ("normal form", []),
     "seg-lexicon": ("normal form + lexicon", ["--lexicon"]),
     "seg-plain": ("plain characters", ["--no-normalize"]),
+    "seg-select": ("normal form, checkpoint by dev tag accuracy", ["--select", "accuracy"]),
     "seg-deep": ("normal form, 2 layers of 200, dropout 0.4, cosine",
                  ["--layers", "2", "--hidden-size", "200", "--dropout", "0.4", "--schedule", "cosine", "--epochs", "10",
                   "--patience", "none"]),

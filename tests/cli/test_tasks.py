@@ -60,6 +60,20 @@ def test_lexicon_needs_a_segmentation_corpus(tmp_path, capsys):
     assert "--lexicon: needs a character-level BMES corpus" in capsys.readouterr().err
 
 
+def test_tagger_keeps_the_model_of_the_best_dev_tag_accuracy(tmp_path, capsys):
+    from rnnkit.train import load_checkpoint
+
+    conll = tmp_path / "ner.conll"
+    conll.write_text("\n".join(f"{name} B-PER\nvisited O\n{city} B-LOC\n" for name, city in
+                               [("Anna", "York"), ("Li", "Jose"), ("Bo", "Kong")] * 4), encoding="utf-8")
+    run_dir = tmp_path / "run"
+    assert main(["train", "tagger", "--corpus", str(conll), "--run-dir", str(run_dir), *TINY, "--epochs", "3",
+                 "--lr", "0.05", "--select", "accuracy"]) == 0
+    assert re.search(r"best dev accuracy [01]\.\d{4} at step \d+", capsys.readouterr().err)
+    state = load_checkpoint(run_dir / "best").state
+    assert 0.0 <= state["val_accuracy"] <= 1.0 and "val_loss" in state
+
+
 def test_tagger_on_a_user_conll_file_prints_entities(tmp_path, capsys):
     sentences = [f"{name} B-PER\nvisited O\n{city} B-LOC\n{second} I-LOC\n"
                  for name, city, second in [("Anna", "New", "York"), ("Li", "San", "Jose"), ("Bo", "Hong", "Kong")] * 4]

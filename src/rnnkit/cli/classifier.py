@@ -48,8 +48,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                              "embedding) trains this many times slower; ULMFiT's 2.6 (default: 1, off)")
     tuning.add_argument("--gradual-unfreezing", action="store_true",
                         help="train the head alone in the first epoch, then one layer group more per epoch")
-    tuning.add_argument("--select", choices=["loss", "accuracy"], default="loss",
-                        help="keep the model of the best dev loss or dev accuracy (default: loss)")
+    add(tuning, "select", "loss")
 
 
 def run_train(args: argparse.Namespace, run) -> dict:

@@ -187,6 +187,9 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
     "minutes": ("--minutes", {"type": positive_float, "help": "stop after this many minutes of training"}),
     "eval_every": ("--eval-every", {"type": positive_int,
                                     "help": "optimizer steps between validations (default: at each epoch end)"}),
+    "select": ("--select", {"choices": ("loss", "accuracy"),
+                            "help": "keep the model of the best dev loss or of the best dev accuracy (the model's "
+                                    "own validation metric: label accuracy, tag accuracy)"}),
     "patience": ("--patience", {"type": optional_positive_int,
                                 "help": "early stopping: validations without a better dev loss ('none': off)"}),
     "precision": ("--precision", {"choices": PRECISIONS,

@@ -39,6 +39,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(model, "layers", 1)
     add(model, "dropout", 0.2)
     model.add_argument("--decoder", choices=["crf", "softmax"], default="crf", help="the output layer")
+    add(parser, "select", "loss")
 
 
 def run_train(args: argparse.Namespace, run) -> dict:
@@ -75,7 +76,8 @@ def run_train(args: argparse.Namespace, run) -> dict:
     data = {name: BucketBatches(tagging_examples(encoder, part, config.tags), args.batch_size, shuffle=name == "train")
             for name, part in (("train", train), ("dev", dev))}
     metadata = {"task": "tagger", "corpus": corpus.name, "scheme": corpus.scheme, "encoder": encoder.to_dict()}
-    trainer = run.fit(Tagger(config), data["train"], data["dev"], metadata, data_hash=fingerprint(train))
+    trainer = run.fit(Tagger(config), data["train"], data["dev"], metadata, data_hash=fingerprint(train),
+                      select=args.select)
 
     tokens = [t for t, _ in test]
     gold = [tags for _, tags in test]
@@ -97,7 +99,7 @@ def run_train(args: argparse.Namespace, run) -> dict:
 TASK = TrainTask(
     "tagger", help="train a BiLSTM/BiGRU-CRF tagger (segmentation, NER, POS)",
     description="Trains character (+ bigram) embeddings, a bidirectional LSTM/GRU and a CRF (or softmax) on a "
-                "tagged corpus, keeps the model with the best dev loss, and scores it on the test split: word "
+                "tagged corpus, keeps the model with the best dev loss (or tag accuracy, --select), and scores it on the test split: word "
                 "P/R/F1 and OOV recall (BMES), entity P/R/F1 (BIO/BIOES) or token accuracy. " + SPLIT_NOTE,
     add_flags=add_flags, run=run_train, training={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 3})
 
