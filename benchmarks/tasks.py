@@ -104,11 +104,13 @@ def ascii_forms(text: str) -> str:
 
 
 def rnnkit_segmenter(run_dir: Path):
-    """The texts -> words function of a trained segmenter run (:func:`rnnkit.tasks.tagger.segment_texts`)."""
+    """The texts -> words function of a trained segmenter run (:func:`rnnkit.tasks.tagger.segment_texts`):
+    the model its training kept (``RUN_DIR/best``, as ``rnnkit tag`` loads it), not its newest checkpoint."""
     from rnnkit.data.sequences import TokenEncoder
     from rnnkit.tasks.tagger import Tagger, segment_texts
+    from rnnkit.train.restore import model_source
 
-    model, metadata = Tagger.from_checkpoint(run_dir)
+    model, metadata = Tagger.from_checkpoint(model_source(run_dir))
     encoder = TokenEncoder.from_dict(metadata["encoder"])
     return lambda texts: [[text[a:b] for a, b in spans] for text, spans in zip(texts, segment_texts(model, encoder,
                                                                                                   texts))]
