@@ -99,8 +99,9 @@ def run_train(args: argparse.Namespace, run) -> dict:
 TASK = TrainTask(
     "tagger", help="train a BiLSTM/BiGRU-CRF tagger (segmentation, NER, POS)",
     description="Trains character (+ bigram) embeddings, a bidirectional LSTM/GRU and a CRF (or softmax) on a "
-                "tagged corpus, keeps the model with the best dev loss (or tag accuracy, --select), and scores it on the test split: word "
-                "P/R/F1 and OOV recall (BMES), entity P/R/F1 (BIO/BIOES) or token accuracy. " + SPLIT_NOTE,
+                "tagged corpus, keeps the model with the best dev loss (or tag accuracy, --select), and scores it "
+                "on the test split: word P/R/F1 and OOV recall (BMES), entity P/R/F1 (BIO/BIOES) or token "
+                "accuracy. " + SPLIT_NOTE,
     add_flags=add_flags, run=run_train, training={"epochs": 10, "batch_size": 32, "lr": 2e-3, "patience": 3})
 
 
