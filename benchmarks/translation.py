@@ -121,9 +121,9 @@ def run_variant(name: str, attention: str, minutes: float, args, data) -> dict:
     max_steps = budget_steps(model, train, clock, minutes, args.timed_steps) if args.schedule == "cosine" else None
     torch.manual_seed(args.seed)                         # the timed steps drew dropout masks
     curve = ValidationBleu(translator, val_pairs[:args.curve_sentences], clock)
-    train_config = TrainConfig(lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule, warmup_steps=args.warmup_steps, gamma=0.5,
-                               plateau_patience=0, clip_norm=5.0, epochs=args.epochs, max_steps=max_steps,
-                               seed=args.seed, log_every=100)
+    train_config = TrainConfig(lr=args.lr, weight_decay=args.weight_decay, schedule=args.schedule,
+                               warmup_steps=args.warmup_steps, gamma=0.5, plateau_patience=0, clip_norm=5.0,
+                               epochs=args.epochs, max_steps=max_steps, seed=args.seed, log_every=100)
     metadata = {"task": "seq2seq", "src_vocab": src_vocab.to_dict(), "tgt_vocab": tgt_vocab.to_dict()}
     trainer = Trainer(model, train_config, run_dir=Path(args.out_dir) / name,
                       callbacks=[CpuBudget(clock, minutes), curve], metadata=metadata)
