@@ -115,27 +115,30 @@ struct InputSide {
   int64_t B = 0, N = 0, H = 0;
   int64_t row0 = 0;            // the row (t B + b) a_in starts at: 0, or a Projection's first step
 
+  // Row `row` = t B + b of a_in (or z_x), and its layer-norm statistics (N / H blocks of mean, rstd).
+  const T* row_of(int64_t row) const { return a_in + (row - row0) * N; }
+  T* stats_of(int64_t row) const { return stats + row * (N / H) * 2; }
+
   // With layer norm: the statistics of the rows [b0, b1) of z_x[t], for a reader that normalises as it
   // loads (at()).
   void take_stats(int64_t t, int64_t b0, int64_t b1) const {
-    for (int64_t b = b0; b < b1; ++b)
-      layer_norm_stats(a_in + (t * B + b - row0) * N, N / H, H, stats + (t * B + b) * (N / H) * 2);
+    for (int64_t b = b0; b < b1; ++b) layer_norm_stats(row_of(t * B + b), N / H, H, stats_of(t * B + b));
   }
 
   // a_t[b, offset + j:] (m lanes) of row `row` = t B + b: a_in itself, or with layer norm LNb(z_x) ln_ih
   // + bias from the statistics take_stats() kept.
   Vec<T> at(int64_t row, int64_t offset, int64_t j, int64_t m) const {
-    const T* src = a_in + (row - row0) * N + offset;
+    const T* src = row_of(row) + offset;
     if (!ln) return Vec<T>::loadu(src + j, m);
-    return normalised(src, stats + (row * (N / H) + offset / H) * 2, ln + offset, bias ? bias + offset : nullptr, j, m);
+    return normalised(src, stats_of(row) + offset / H * 2, ln + offset, bias ? bias + offset : nullptr, j, m);
   }
 
   // The rows [b0, b1) of a_t (written to scratch with layer norm); returns row 0's address.
   const T* rows(int64_t t, int64_t b0, int64_t b1, std::vector<T>& scratch) const {
-    const T* src = a_in + t * B * N;
+    const T* src = row_of(t * B);
     if (!ln) return src;
     for (int64_t b = b0; b < b1; ++b)
-      layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats + (t * B + b) * (N / H) * 2);
+      layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats_of(t * B + b));
     return scratch.data();
   }
 
@@ -145,8 +148,8 @@ struct InputSide {
                 Sums<T>& d_bias) const {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t row = t * B + b;
-      layer_norm_row_backward(d_pre + b * ld, ln, a_in + row * N, N / H, H, stats + row * (N / H) * 2,
-                              dzx + row * N, false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
+      layer_norm_row_backward(d_pre + b * ld, ln, row_of(row), N / H, H, stats_of(row), dzx + row * N, false, &d_ln,
+                              bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
     }
   }
 };

@@ -32,7 +32,7 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
     over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
       const T* h_in = recurrent_input(h_prev, p.mask, t, b0, b1, B, R, Hin);
       T* z = p.ln_hh ? (Z ? Z + t * B * GH : z_step.data()) : A.data();
-      if (!proj.x) prefetch(input.a_in + (t * B + b0) * GH, (b1 - b0) * GH);   // a_t, read after the product
+      if (!proj.x) prefetch(input.row_of(t * B + b0), (b1 - b0) * GH);   // a_t, read after the product
       p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);             // z = h_in W_hh^T
       if (input.ln) input.take_stats(t, b0, b1);
       for (int64_t b = b0; b < b1 && p.ln_hh; ++b) layer_norm_stats(z + b * GH, G, H, HS + (t * B + b) * G * 2);
@@ -195,7 +195,7 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         prefetch(Kp + next * H, rows * H);
         prefetch(Fp ? Fp + next * H : nullptr, rows * H);
         prefetch(Z ? Z + next * GH : nullptr, rows * GH);
-        prefetch(input.ln ? input.a_in + next * GH : nullptr, rows * GH);
+        prefetch(input.ln ? input.row_of(next) : nullptr, rows * GH);
       }
       recurrent_input_grad(b0, b1, R, d_pre, GH, p.hh, p.mask, t > 0 ? DY + (t - 1) * B * R : nullptr,
                            zh.on ? carry_h.data() : nullptr, dH, own.product);
