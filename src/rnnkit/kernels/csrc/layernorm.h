@@ -111,26 +111,27 @@ struct InputSide {
   const T* a_in = nullptr;     // (T, B, N): a_in, or z_x with layer norm
   const T* ln = nullptr;       // ln_ih_weight (N) or null: no layer norm
   const T* bias = nullptr;     // (N) or null
-  T* stats = nullptr;          // (T, B, N / H, 2) with layer norm
-  int64_t B = 0, N = 0, H = 0;
+  T* stats = nullptr;          // (T, B, blocks, 2) with layer norm
+  int64_t B = 0, N = 0, H = 0, blocks = 0;   // blocks = N / H, kept (no division per element)
   int64_t row0 = 0;            // the row (t B + b) a_in starts at: 0, or a Projection's first step
 
-  // Row `row` = t B + b of a_in (or z_x), and its layer-norm statistics (N / H blocks of mean, rstd).
+  // Row `row` = t B + b of a_in (or z_x), and its layer-norm statistics (blocks x mean, rstd).
   const T* row_of(int64_t row) const { return a_in + (row - row0) * N; }
-  T* stats_of(int64_t row) const { return stats + row * (N / H) * 2; }
+  T* stats_of(int64_t row) const { return stats + row * blocks * 2; }
 
   // With layer norm: the statistics of the rows [b0, b1) of z_x[t], for a reader that normalises as it
   // loads (at()).
   void take_stats(int64_t t, int64_t b0, int64_t b1) const {
-    for (int64_t b = b0; b < b1; ++b) layer_norm_stats(row_of(t * B + b), N / H, H, stats_of(t * B + b));
+    for (int64_t b = b0; b < b1; ++b) layer_norm_stats(row_of(t * B + b), blocks, H, stats_of(t * B + b));
   }
 
-  // a_t[b, offset + j:] (m lanes) of row `row` = t B + b: a_in itself, or with layer norm LNb(z_x) ln_ih
-  // + bias from the statistics take_stats() kept.
-  Vec<T> at(int64_t row, int64_t offset, int64_t j, int64_t m) const {
+  // a_t[b, kH + j:] (m lanes, in block k) of row `row` = t B + b: a_in itself, or with layer norm
+  // LNb(z_x) ln_ih + bias from the statistics take_stats() kept.
+  Vec<T> at(int64_t row, int64_t k, int64_t j, int64_t m) const {
+    const int64_t offset = k * H;
     const T* src = row_of(row) + offset;
     if (!ln) return Vec<T>::loadu(src + j, m);
-    return normalised(src, stats_of(row) + offset / H * 2, ln + offset, bias ? bias + offset : nullptr, j, m);
+    return normalised(src, stats_of(row) + 2 * k, ln + offset, bias ? bias + offset : nullptr, j, m);
   }
 
   // The rows [b0, b1) of a_t (written to scratch with layer norm); returns row 0's address.
@@ -138,7 +139,7 @@ struct InputSide {
     const T* src = row_of(t * B);
     if (!ln) return src;
     for (int64_t b = b0; b < b1; ++b)
-      layer_norm_row(src + b * N, N / H, H, ln, bias, scratch.data() + b * N, stats_of(t * B + b));
+      layer_norm_row(src + b * N, blocks, H, ln, bias, scratch.data() + b * N, stats_of(t * B + b));
     return scratch.data();
   }
 
@@ -148,7 +149,7 @@ struct InputSide {
                 Sums<T>& d_bias) const {
     for (int64_t b = b0; b < b1; ++b) {
       const int64_t row = t * B + b;
-      layer_norm_row_backward(d_pre + b * ld, ln, row_of(row), N / H, H, stats_of(row), dzx + row * N, false, &d_ln,
+      layer_norm_row_backward(d_pre + b * ld, ln, row_of(row), blocks, H, stats_of(row), dzx + row * N, false, &d_ln,
                               bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
     }
   }
@@ -209,6 +210,7 @@ InputSide<T> input_side(const OptTensor& a_in, int64_t B, int64_t N, int64_t H, 
   side.B = B;
   side.N = N;
   side.H = H;
+  side.blocks = N / H;
   return side;
 }
 

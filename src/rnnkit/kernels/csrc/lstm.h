@@ -40,11 +40,12 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
         const int64_t row = t * B + b;
         const T* zb = z + b * GH;
         const T* hs = p.ln_hh ? HS + row * G * 2 : nullptr;
-        auto gate = [&](int64_t offset, int64_t j, int64_t m) {          // A_t[b, offset + j:]: a_t + z_t,
-          const Vec<T> v = hs ? normalised(zb + offset, hs + offset / H * 2, p.ln_hh + offset,   // or + LNb(z_t) ln_hh
-                                           static_cast<const T*>(nullptr), j, m)
+        auto gate = [&](int64_t k, int64_t j, int64_t m) {               // A_t[b, kH + j:] of gate block k:
+          const int64_t offset = k * H;                                   // a_t + z_t, or + LNb(z_t) ln_hh
+          const Vec<T> v = hs ? normalised(zb + offset, hs + 2 * k, p.ln_hh + offset, static_cast<const T*>(nullptr),
+                                           j, m)
                               : Vec<T>::loadu(zb + offset + j, m);
-          return v + input.at(row, offset, j, m);
+          return v + input.at(row, k, j, m);
         };
         const T* cp = c_prev + b * H;
         T* c = Cn + row * H;
@@ -55,10 +56,10 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
           Vec<T> ai = gate(0, j, m);
           if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
           const Vec<T> i = activate(p.sigma, ai);
-          const Vec<T> g = activate(p.phi, gate((G - 2) * H, j, m));
+          const Vec<T> g = activate(p.phi, gate(G - 2, j, m));
           Vec<T> cv, f;
           if (p.has_forget) {
-            Vec<T> af = gate(H, j, m);
+            Vec<T> af = gate(1, j, m);
             if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
             f = activate(p.sigma, af);
             cv = f * cpv + i * g;
@@ -87,7 +88,7 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
         for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
           const int64_t m = std::min(Wd, H - j);
           const Vec<T> cv = Vec<T>::loadu(c + j, m);
-          Vec<T> ao = gate((G - 1) * H, j, m);
+          Vec<T> ao = gate(G - 1, j, m);
           if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
           const Vec<T> o = activate(p.sigma, ao);
           const Vec<T> pc = activate(p.phi, p.ln_cw ? normalised(c, CS + row * 2, p.ln_cw, p.ln_cb, j, m) : cv);
