@@ -7,13 +7,15 @@
   them), and seg-web50 (``benchmarks/data/seg-web50.tsv``: 50 hand-segmented sentences of web and
   encyclopedia text); SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split,
   compared in half-width forms). snownlp's segmenter was trained on all 19,484 sentences, our test split
-  included.
+  included. ``--seeds 0 1 2`` trains each variant once per seed and adds the row of their vote.
 * ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
 * ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` (``bilstm``: from scratch; ``ulmfit``:
   ``rnnkit train lm`` on the training split's reviews, no labels, then ``rnnkit train classifier
   --pretrained`` with discriminative learning rates and gradual unfreezing, Howard & Ruder 2018) against
   character 1-3-gram TF-IDF + logistic regression (scikit-learn; C picked on the dev split) trained on the
   same split, and snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
+  ``--seeds 0 1 2`` trains the BiLSTM once per seed and adds the row of their ensemble (the mean of the
+  models' class probabilities).
 * ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
   Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
   ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
@@ -36,6 +38,7 @@ import argparse
 import json
 import platform
 import time
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -103,24 +106,53 @@ def ascii_forms(text: str) -> str:
     return "".join(a if a.isascii() and (a.isalnum() or a in ".%") else c for c, a in ((c, fold_width(c)) for c in text))
 
 
-def rnnkit_segmenter(run_dir: Path):
-    """The texts -> words function of a trained segmenter run (:func:`rnnkit.tasks.tagger.segment_texts`):
-    the model its training kept (``RUN_DIR/best``, as ``rnnkit tag`` loads it), not its newest checkpoint."""
+def rnnkit_spans(run_dir: Path):
+    """The texts -> word spans ``(start, end)`` function of a trained segmenter run
+    (:func:`rnnkit.tasks.tagger.segment_texts`): the model its training kept (``RUN_DIR/best``, as ``rnnkit
+    tag`` loads it), not its newest checkpoint."""
     from rnnkit.data.sequences import TokenEncoder
     from rnnkit.tasks.tagger import Tagger, segment_texts
     from rnnkit.train.restore import model_source
 
     model, metadata = Tagger.from_checkpoint(model_source(run_dir))
     encoder = TokenEncoder.from_dict(metadata["encoder"])
-    return lambda texts: [[text[a:b] for a, b in spans] for text, spans in zip(texts, segment_texts(model, encoder,
-                                                                                                  texts))]
+    return lambda texts: segment_texts(model, encoder, texts)
+
+
+def words_of(spans_of):
+    """The texts -> words function of a texts -> word spans function."""
+    return lambda texts: [[text[a:b] for a, b in spans] for text, spans in zip(texts, spans_of(texts))]
+
+
+def voted_spans(members: list):
+    """The texts -> word spans function of several segmenters (texts -> spans) together: a word ends where
+    more than half of them end one (a boundary is a yes/no per character, so any set of votes segments)."""
+    def spans_of(texts: list[str]) -> list[list[tuple[int, int]]]:
+        votes = [Counter() for _ in texts]
+        for member in members:
+            for count, spans in zip(votes, member(texts)):
+                count.update(b for _, b in spans)
+        out = []
+        for text, count in zip(texts, votes):
+            ends = sorted(end for end, n in count.items() if 2 * n > len(members) and end < len(text))
+            pieces = zip([0, *ends], [*ends, len(text)])
+            out.append([(a, b) for a, b in pieces if text[a:b].strip()])   # whitespace runs are no words
+        return out
+    return spans_of
+
+
+def seed_runs(name: str, seeds: list[int]) -> dict[int, str]:
+    """Run directory names of ``name`` per seed: seed 0 in ``name`` itself, seed k in ``name-seedk``."""
+    return {seed: name if seed == 0 else f"{name}-seed{seed}" for seed in seeds}
 
 
 def segmentation(args: argparse.Namespace) -> dict:
     import jieba
     from snownlp import SnowNLP
 
-    runs = {f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[run][0]}": (run, SEG_VARIANTS[run][1]) for run in args.variants}
+    runs = {f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[variant][0]}" + (f", seed {seed}" if len(args.seeds) > 1 else ""):
+            (run, SEG_VARIANTS[variant][1] + ["--seed", str(seed)])
+            for variant in args.variants for seed, run in seed_runs(variant, args.seeds).items()}
     scores = {name: train(args, args.run_root / run, ["tagger", "--corpus", "pd98-seg", *TAGGER_ARGS, *flags,
                                                       *args.extra]) for name, (run, flags) in runs.items()}
     corpus = load_tagging_corpus("pd98-seg")
@@ -134,7 +166,14 @@ def segmentation(args: argparse.Namespace) -> dict:
                                  [[ascii_forms(w) for w in words] for words in gold]),
             "seg-web50": ([text for text, _ in web], [words for _, words in web])}
     jieba.setLogLevel(60)
-    segmenters = {name: rnnkit_segmenter(args.run_root / run) for name, (run, _) in runs.items()}
+    spans = {name: rnnkit_spans(args.run_root / run) for name, (run, _) in runs.items()}
+    segmenters = {name: words_of(spans_of) for name, spans_of in spans.items()}
+    if len(args.seeds) > 1:
+        for variant in args.variants:
+            member_runs = seed_runs(variant, args.seeds).values()
+            members = [spans[name] for name, (run, _) in runs.items() if run in member_runs]
+            segmenters[f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[variant][0]}: vote of the {len(members)} seeds"] = \
+                words_of(voted_spans(members))
     segmenters["jieba 0.42 (default dict + HMM)"] = lambda texts: [jieba.lcut(t) for t in texts]
     segmenters["snownlp 0.12 (trained on all pd98)"] = lambda texts: [SnowNLP(t).words for t in texts]
     results = {}
@@ -175,8 +214,13 @@ def sentiment(args: argparse.Namespace) -> dict:
     ours = {}
     if "bilstm" in args.classifiers:
         name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling")   # the flags it ran with
-        ours[name] = train(args, args.run_root / "sentiment", [
-            "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, *args.extra])
+        runs = {seed: args.run_root / run for seed, run in seed_runs("sentiment", args.seeds).items()}
+        for seed, run_dir in runs.items():
+            ours[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
+                "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
+        if len(runs) > 1:
+            ours[f"{name}: ensemble of the {len(runs)} seeds (mean probability)"] = ensemble_scores(
+                list(runs.values()), test, labels)
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
@@ -197,6 +241,24 @@ def sentiment(args: argparse.Namespace) -> dict:
     print(table(["classifier", "accuracy", "macro-F1"],
                 [[n, s["accuracy"], s["macro_f1"]] for n, s in results.items()]))
     return results
+
+
+def ensemble_scores(run_dirs: list[Path], texts: list[tuple[str, str]], labels: list[str]) -> dict:
+    """Scores of the classifiers of ``run_dirs`` together: each one's class probabilities (the model its
+    training kept, ``RUN_DIR/best``, reading a text as ``rnnkit classify`` does) averaged, then the argmax."""
+    from rnnkit.data.sequences import TokenEncoder
+    from rnnkit.tasks.classifier import Classifier, classify_tokens
+    from rnnkit.train.restore import model_source
+
+    total = torch.zeros(len(texts), len(labels))                                  # (N, C)
+    for run_dir in run_dirs:
+        model, metadata = Classifier.from_checkpoint(model_source(run_dir))
+        if list(model.config.labels) != list(labels):
+            raise SystemExit(f"{run_dir}: labels {model.config.labels}, expected {labels}")
+        encoder = TokenEncoder.from_dict(metadata["encoder"])
+        total += classify_tokens(model, encoder, [encoder.split(text)[:metadata["max_len"]] for text, _ in texts])
+    gold = [labels.index(label) for _, label in texts]
+    return classification_scores(gold, total.argmax(1).tolist(), len(labels))
 
 
 def statistical_forecasts(values: np.ndarray, test_start: int, origins: np.ndarray, horizon: int,
@@ -291,6 +353,10 @@ def main() -> None:
                         help="segmentation: the rnnkit segmenters to train (or --reuse)")
     parser.add_argument("--classifiers", nargs="+", default=["bilstm", "ulmfit"], choices=["bilstm", "ulmfit"],
                         help="sentiment: the rnnkit classifiers to train (or --reuse)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0],
+                        help="segmentation, sentiment: one run per seed (--seed; seed 0 in RUN_ROOT/NAME, seed k in "
+                             "NAME-seedk); with several, also their ensemble (segmentation: a vote on each word "
+                             "boundary; sentiment: the mean class probability)")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more flags for the rnnkit train command (must come last)")
     args = parser.parse_args()
