@@ -124,6 +124,48 @@ Product<T> make_product(const T* w, int64_t n, int64_t k, int64_t ldw, bool tran
 template <typename T>
 using Vec = at::vec::Vectorized<T>;
 
+// e^x of float lanes by ATen's exp_u20 algorithm (ATen/cpu/vec/vec512|vec256/vec*_float.h), restated
+// here so that it is always inlined: GCC kept ATen's as an out-of-line call in the LSTM forward step,
+// and each call there spilled the live vector registers. x = n ln2 + r, e^r by a degree-5 polynomial,
+// times 2^n; inputs are clamped to [ln FLT_MIN, ln FLT_MAX] and below ln FLT_MIN give 0.
+#if defined(CPU_CAPABILITY_AVX512)
+RNNKIT_INLINE __m512 exp_u20_lanes(__m512 x) {
+  const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_castsi512_ps(_mm512_set1_epi32(0xc2aeac50)), _CMP_LT_OS);
+  __m512 src = _mm512_min_ps(x, _mm512_castsi512_ps(_mm512_set1_epi32(0x42b17218)));      // ln FLT_MAX
+  src = _mm512_max_ps(src, _mm512_castsi512_ps(_mm512_set1_epi32(0xc2aeac50)));          // ln FLT_MIN
+  __m512 fx = _mm512_fmadd_ps(src, _mm512_castsi512_ps(_mm512_set1_epi32(0x3fb8aa3b)), _mm512_set1_ps(0.5f));
+  fx = _mm512_cvtepi32_ps(_mm512_cvt_roundps_epi32(fx, _MM_FROUND_TO_NEG_INF | _MM_FROUND_NO_EXC));   // n
+  const __m512 r = _mm512_fnmadd_ps(fx, _mm512_castsi512_ps(_mm512_set1_epi32(0x3f317218)), src);   // x - n ln2
+  __m512 y = _mm512_fmadd_ps(r, _mm512_set1_ps(0.00828929059f), _mm512_set1_ps(0.0418978221f));
+  y = _mm512_fmadd_ps(r, y, _mm512_set1_ps(0.166676521f));
+  y = _mm512_fmadd_ps(r, y, _mm512_set1_ps(0.499991506f));
+  y = _mm512_fmadd_ps(r, y, _mm512_set1_ps(0.999999701f));
+  y = _mm512_fmadd_ps(r, y, _mm512_set1_ps(1.0f));
+  const __m512i n1 = _mm512_cvtps_epi32(_mm512_sub_ps(fx, _mm512_set1_ps(1.0f)));               // 2^(n - 1)
+  __m512 pow2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, _mm512_set1_epi32(127)), 23));
+  pow2 = _mm512_mask_blend_ps(tiny, pow2, _mm512_setzero_ps());
+  return _mm512_mul_ps(_mm512_mul_ps(y, pow2), _mm512_set1_ps(2.0f));
+}
+#elif defined(CPU_CAPABILITY_AVX2)
+RNNKIT_INLINE __m256 exp_u20_lanes(__m256 x) {
+  const __m256 tiny = _mm256_cmp_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0xc2aeac50)), _CMP_LT_OS);
+  __m256 src = _mm256_min_ps(x, _mm256_castsi256_ps(_mm256_set1_epi32(0x42b17218)));
+  src = _mm256_max_ps(src, _mm256_castsi256_ps(_mm256_set1_epi32(0xc2aeac50)));
+  __m256 fx = _mm256_floor_ps(
+      _mm256_fmadd_ps(src, _mm256_castsi256_ps(_mm256_set1_epi32(0x3fb8aa3b)), _mm256_set1_ps(0.5f)));
+  const __m256 r = _mm256_fnmadd_ps(fx, _mm256_castsi256_ps(_mm256_set1_epi32(0x3f317218)), src);
+  __m256 y = _mm256_fmadd_ps(r, _mm256_set1_ps(0.00828929059f), _mm256_set1_ps(0.0418978221f));
+  y = _mm256_fmadd_ps(r, y, _mm256_set1_ps(0.166676521f));
+  y = _mm256_fmadd_ps(r, y, _mm256_set1_ps(0.499991506f));
+  y = _mm256_fmadd_ps(r, y, _mm256_set1_ps(0.999999701f));
+  y = _mm256_fmadd_ps(r, y, _mm256_set1_ps(1.0f));
+  const __m256i n1 = _mm256_cvtps_epi32(_mm256_sub_ps(fx, _mm256_set1_ps(1.0f)));
+  __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
+  pow2 = _mm256_blendv_ps(pow2, _mm256_setzero_ps(), tiny);
+  return _mm256_mul_ps(_mm256_mul_ps(y, pow2), _mm256_set1_ps(2.0f));
+}
+#endif
+
 // Activations by id, in the order of kernels/native.py ACTIVATION_IDS. tanh is computed from one
 // exponential, 1 - 2 / (1 + e^{2x}), a few times faster than SLEEF's tanh; its error is absolute,
 // at most about one unit in the last place of 1 (1.2e-7 in float32, 2.2e-16 in float64). The
@@ -134,7 +176,9 @@ template <typename T>
 RNNKIT_INLINE Vec<T> exp_fast(const Vec<T>& x) {
 #if defined(CPU_CAPABILITY_AVX512)
   if constexpr (std::is_same_v<T, float>)
-    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), x.exp_u20(), x);   // NaN lanes: x
+    return _mm512_mask_blend_ps(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), exp_u20_lanes(x), x);   // NaN lanes: x
+#elif defined(CPU_CAPABILITY_AVX2)
+  if constexpr (std::is_same_v<T, float>) return Vec<T>::blendv(Vec<T>(exp_u20_lanes(x)), x, x.isnan());
 #endif
   return Vec<T>::blendv(x.exp_u20(), x, x.isnan());
 }
