@@ -72,6 +72,7 @@ def test_tagger_keeps_the_model_of_the_best_dev_tag_accuracy(tmp_path, capsys):
     assert re.search(r"best dev accuracy [01]\.\d{4} at step \d+", capsys.readouterr().err)
     state = load_checkpoint(run_dir / "best").state
     assert 0.0 <= state["val_accuracy"] <= 1.0 and "val_loss" in state
+    assert load_checkpoint(run_dir).state["train_config"]["early_stopping_metric"] == "accuracy"   # --patience's
 
 
 def test_tagger_on_a_user_conll_file_prints_entities(tmp_path, capsys):

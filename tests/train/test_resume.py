@@ -77,6 +77,21 @@ def test_a_config_saved_before_a_field_existed_resumes_with_its_default(tmp_path
     assert resume(tmp_path).step > 7
 
 
+def test_a_run_state_saved_before_early_stopping_watched_a_metric_resumes_watching_the_loss(tmp_path):
+    """A checkpoint without ``best_monitored`` (written before early stopping could watch the accuracy)
+    carries on from its best loss: a validation loss above it counts against the patience."""
+    torch.manual_seed(0)
+    train_data, val_data = lm_streams(n=300)
+    config = TrainConfig(lr=5e-3, epochs=3, eval_every=3, early_stopping_patience=1, progress=False)
+    Trainer(TinyLM(), config, run_dir=tmp_path, callbacks=[StopAt(7)]).fit(train_data, val_data)
+    for checkpoint in sorted((tmp_path / "checkpoints").glob("ckpt-*")):
+        rewrite_state(checkpoint, lambda state: state.update(best_val_loss=-1.0, best_monitored=None) or
+                      state.pop("best_monitored"))                  # a best no validation can beat
+    trainer = Trainer(TinyLM(), config, run_dir=tmp_path)
+    trainer.fit(lm_streams(n=300)[0], val_data, resume=True)
+    assert trainer.step == 9 and "early_stopping" in (tmp_path / "events.log").read_text()
+
+
 def test_changed_training_settings_are_accepted_and_logged(tmp_path):
     stopped_run(tmp_path)
     changed = TrainConfig(lr=1e-3, epochs=2, checkpoint_every=3, log_every=1, progress=False, weight_decay=0.01)

@@ -90,6 +90,52 @@ def test_early_stopping_after_patience_validations_without_improvement():
     assert history.history["epoch"] == [0]     # the interrupted epoch still ends with on_epoch_end
 
 
+class Scripted(Regression):
+    """A regression whose validations report scripted losses and accuracies, one pair per validation."""
+
+    def __init__(self, script):
+        super().__init__()
+        self.script, self.validations = script, 0
+
+    def loss(self, batch, state=None) -> LossOutput:
+        out = super().loss(batch, state)
+        if torch.is_grad_enabled():
+            return out
+        loss, accuracy = self.script[min(self.validations, len(self.script) - 1)]
+        return LossOutput(torch.tensor(loss), out.count, metrics={"accuracy": accuracy})
+
+
+class CountValidations(Callback):
+    def on_test_end(self, trainer, logs):
+        trainer.model.validations += 1
+
+
+# dev loss best at the 1st validation, dev accuracy rising until the 4th
+SCRIPT = [(1.0, 0.5), (1.1, 0.6), (1.2, 0.7), (1.3, 0.8), (1.4, 0.8), (1.5, 0.7), (1.6, 0.8)]
+
+
+@pytest.mark.parametrize("metric,stops_at", [("loss", 3), ("accuracy", 6)])
+def test_early_stopping_watches_the_chosen_metric(metric, stops_at):
+    """Patience 2 on the loss stops after validation 3 (two without a lower loss than the 1st's); on the
+    accuracy it runs until two validations bring no higher accuracy than the 4th's (ties do not count)."""
+    model = Scripted(SCRIPT)
+    trainer = Trainer(model, TrainConfig(eval_every=1, early_stopping_patience=2, early_stopping_metric=metric,
+                                         epochs=20, **QUIET), callbacks=[CountValidations()])
+    trainer.fit(regression_batches(8), regression_batches(1, seed=1))
+    assert (model.validations, trainer.step) == (stops_at, stops_at)
+    assert trainer.best_val_loss == pytest.approx(1.0)        # the loss's best is kept whatever is watched
+
+
+def test_early_stopping_on_a_metric_the_model_does_not_report_is_refused():
+    trainer = Trainer(Regression(), TrainConfig(eval_every=1, early_stopping_patience=2,
+                                                early_stopping_metric="accuracy", **QUIET))
+    with pytest.raises(ValueError, match="early_stopping_metric: the model's validation reports no 'accuracy' "
+                                         r"\(it reports loss\)"):
+        trainer.fit(regression_batches(2), regression_batches(1, seed=1))
+    with pytest.raises(ValueError, match="early_stopping_metric: expected one of loss, accuracy, got 'f1'"):
+        TrainConfig(early_stopping_metric="f1")
+
+
 def test_max_steps_stops_mid_epoch():
     trainer = Trainer(Regression(), TrainConfig(max_steps=5, epochs=10, **QUIET))
     trainer.fit(regression_batches(4))

@@ -189,9 +189,11 @@ CATALOGUE: dict[str, tuple[str, dict[str, Any]]] = {
                                     "help": "optimizer steps between validations (default: at each epoch end)"}),
     "select": ("--select", {"choices": ("loss", "accuracy"),
                             "help": "keep the model of the best dev loss or of the best dev accuracy (the model's "
-                                    "own validation metric: label accuracy, tag accuracy)"}),
+                                    "own validation metric: label accuracy, tag accuracy); --patience watches the "
+                                    "same"}),
     "patience": ("--patience", {"type": optional_positive_int,
-                                "help": "early stopping: validations without a better dev loss ('none': off)"}),
+                                "help": "early stopping: validations without a better dev loss (or dev accuracy "
+                                        "with --select accuracy; 'none': off)"}),
     "precision": ("--precision", {"choices": PRECISIONS,
                                   "help": "fp32; bf16 autocast (a CPU without native bf16 runs the fused recurrent "
                                           "ops in fp32, the rest in bf16); fp16 (CUDA)"}),

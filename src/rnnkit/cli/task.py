@@ -167,7 +167,8 @@ class Run:
             data_hash: :func:`fingerprint` of the training data; on ``--resume`` a different one is
                 reported (the corpus file changed since the run began).
             keep_best: keep the weights of the best dev ``select`` in ``RUN_DIR/best`` and load them at the end.
-            select: what "best" means: ``loss`` (lowest) or ``accuracy`` (highest; a metric of the model's loss).
+            select: what "best" means: ``loss`` (lowest) or ``accuracy`` (highest; a metric of the model's loss);
+                early stopping (``--patience``) watches the same.
             callbacks: more Trainer callbacks.  param_groups: the Trainer's ``param_groups``.
             **config: TrainConfig fields the flags do not set.
         """
@@ -181,6 +182,7 @@ class Run:
         if getattr(args, "resume", False):
             _warn_if_data_changed(self.path, data_hash)
         best = [_keep_best(self, select)] if keep_best else []
+        config.setdefault("early_stopping_metric", select)                 # --patience watches what --select keeps
         trainer = Trainer(model, train_config(args, **config), run_dir=self.directory, callbacks=[*best, *callbacks],
                           metadata=metadata, device=self.device, param_groups=param_groups)
         trainer.fit(train_data, dev_data, resume=getattr(args, "resume", False),
@@ -206,7 +208,6 @@ def _warn_if_data_changed(path: Path, data_hash: str) -> None:
               f"now {data_hash[:12]}…): the corpus file changed; resuming on the new data", file=sys.stderr)
 
 
-SELECT = {"loss": 1.0, "accuracy": -1.0}      # what Run.fit's keep_best may select by: its sign (lower is better)
 
 
 def _keep_best(run: Run, select: str = "loss"):
@@ -216,9 +217,11 @@ def _keep_best(run: Run, select: str = "loss"):
     from ..train import Callback, load_checkpoint, save_checkpoint
     from ..train.restore import BEST
 
-    if select not in SELECT:
-        raise ValueError(f"select: expected one of {', '.join(SELECT)}, got {select!r}")
-    sign, key = SELECT[select], "val_loss" if select == "loss" else f"val_{select}"
+    from ..train.config import MONITORED
+
+    if select not in MONITORED:
+        raise ValueError(f"select: expected one of {', '.join(MONITORED)}, got {select!r}")
+    sign, key = MONITORED[select], "val_loss" if select == "loss" else f"val_{select}"
 
     class KeepBest(Callback):
         def __init__(self):

@@ -7,6 +7,7 @@ from dataclasses import dataclass, fields
 OPTIMIZERS = ("adam", "adamw", "sgd", "rmsprop", "adagrad", "nt-asgd")
 SCHEDULES = ("constant", "step", "cosine", "plateau")
 PRECISIONS = ("fp32", "bf16", "fp16")
+MONITORED = {"loss": 1.0, "accuracy": -1.0}   # validation results early stopping may watch: sign (lower is better)
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,10 @@ class TrainConfig:
         epochs: passes over the training data.  max_steps: stop after this many optimizer steps.
         max_time: stop at the first step boundary after this many seconds of training (summed over resumes).
         eval_every: optimizer steps between validations (None: at each epoch end).
-        early_stopping_patience: stop after this many validations without a new best loss (None: off).
+        early_stopping_patience: stop after this many validations without a new best
+            ``early_stopping_metric`` (None: off).
+        early_stopping_metric: the validation result early stopping watches: ``loss`` (lower is better) or
+            ``accuracy`` (higher is better; a metric the model's validation reports).
         precision: ``fp32``; ``bf16`` autocast (CPU or CUDA); ``fp16`` autocast with a GradScaler (CUDA only).
             On a CPU without native bf16 (``torch.ops.mkldnn._is_mkldnn_bf16_supported()`` False), whose
             oneDNN cannot run the fused LSTM / Elman ops in bf16, those ops run in float32 and the rest
@@ -69,6 +73,7 @@ class TrainConfig:
     max_time: float | None = None
     eval_every: int | None = None
     early_stopping_patience: int | None = None
+    early_stopping_metric: str = "loss"
     precision: str = "fp32"
     seed: int = 0
     log_every: int | None = None
@@ -80,6 +85,7 @@ class TrainConfig:
         _choice("optimizer", self.optimizer, OPTIMIZERS)
         _choice("schedule", self.schedule, SCHEDULES)
         _choice("precision", self.precision, PRECISIONS)
+        _choice("early_stopping_metric", self.early_stopping_metric, tuple(MONITORED))
         for name in ("lr", "gamma"):
             _number(name, getattr(self, name), positive=True)
         for name in ("weight_decay", "momentum"):

@@ -40,7 +40,9 @@ class RunState:
         step: optimizer steps done.  epoch: epochs done.
         position: batches of the current epoch consumed at the last optimizer step.
         elapsed: seconds of training before the current ``fit`` call.
-        best_val_loss / bad_validations: the best validation loss and the validations since it.
+        best_val_loss: the best validation loss.
+        best_monitored / bad_validations: the best value of the result early stopping watches (signed so
+            that lower is better; TrainConfig.early_stopping_metric) and the validations since it.
         epoch_meter / interval_meter: running means of the epoch and of the current log interval.
         last_validation: the epoch's latest validation results as ``val_<name>``.
     """
@@ -50,6 +52,7 @@ class RunState:
     position: int = 0
     elapsed: float = 0.0
     best_val_loss: float = math.inf
+    best_monitored: float = math.inf
     bad_validations: int = 0
     epoch_meter: Meter = field(default_factory=Meter)
     interval_meter: Meter = field(default_factory=Meter)
@@ -149,7 +152,9 @@ def _decode(checkpoint: Checkpoint, model: torch.nn.Module, updater: Updater, co
         raise ValueError(f"model: the configuration changed ({', '.join(changed)}); resume needs the run's model")
     check_shapes(checkpoint.weights, model.state_dict(), "the model")
     try:
-        run = RunState.from_json({f.name: state[f.name] for f in dataclasses.fields(RunState)})
+        values = {f.name: state[f.name] for f in dataclasses.fields(RunState) if f.name != "best_monitored"}
+        watched = state.get("best_monitored", values["best_val_loss"])   # runs saved before it watched the loss
+        run = RunState.from_json({**values, "best_monitored": watched})
         saved_ranks = len(state["ranks"])
         own = state["ranks"][replicas.rank if saved_ranks == replicas.world_size else 0]
         rng, structure, train_config = own["rng"], own["carry"], state["train_config"]

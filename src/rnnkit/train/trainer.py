@@ -43,7 +43,7 @@ from . import distributed
 from .callbacks import Callback, CallbackList, History
 from .checkpoint import CHECKPOINTS
 from .compiled import split_compiled
-from .config import TrainConfig
+from .config import MONITORED, TrainConfig
 from .metrics import Meter
 from .evaluation import evaluate_batches
 from .outputs import checked, floats
@@ -343,8 +343,16 @@ class Trainer:
         results, run = self.evaluate(val_data), self.run
         run.last_validation = {f"val_{name}": value for name, value in results.items()}
         self.updater.observe(results["loss"], run.step)
-        if results["loss"] < run.best_val_loss:
-            run.best_val_loss, run.bad_validations = results["loss"], 0
+        run.best_val_loss = min(run.best_val_loss, results["loss"])
+        metric = self.config.early_stopping_metric
+        if metric not in results:
+            if self.config.early_stopping_patience is None:
+                return                                                      # nothing watches it
+            raise ValueError(f"early_stopping_metric: the model's validation reports no {metric!r} (it reports "
+                             f"{', '.join(results)})")
+        watched = MONITORED[metric] * results[metric]                       # lower is better
+        if watched < run.best_monitored:
+            run.best_monitored, run.bad_validations = watched, 0
         else:
             run.bad_validations += 1
 
