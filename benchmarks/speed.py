@@ -36,6 +36,7 @@ A last line streams one step at a time without gradients (B=1, H=512) through
 
     python benchmarks/speed.py                        # every size, 1 and 2 threads; writes BENCHMARKS.md "Speed"
     python benchmarks/speed.py --quick --threads 1    # two sizes, fewer variants; prints only
+    python benchmarks/speed.py --only "LSTM layer_norm" --rounds 9   # one row, every size; prints only
 
 The machine is shared: the figures are noisy, the ratios (measured side by side) less so.
 """
@@ -335,6 +336,8 @@ def write_section(text: str, append: bool = False) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="two sizes and the marked variants; no write")
+    parser.add_argument("--only", nargs="+", metavar="NAME", choices=[c.name for c in CONFIGS],
+                        help="these rows alone (e.g. 'LSTM layer_norm'), every size; no write")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--threads", type=int, nargs="+", default=[1, 2],
                         help="torch intra-op thread counts, a table set each (default: 1 2)")
@@ -355,12 +358,13 @@ def main() -> None:
     if args.lengths_only:
         print("\n".join(bench_lengths(args.rounds, args.device, clock(args.threads[0]))))
         return
-    configs = [c for c in CONFIGS if c.quick or not args.quick]
+    configs = [c for c in CONFIGS if (c.quick or not args.quick) and (not args.only or c.name in args.only)]
     sizes = QUICK_SIZES if args.quick else SIZES
     started = time.perf_counter()
     built = native.load() is not None                           # what a user's later processes run
     build_note = (f"built and loaded in {time.perf_counter() - started:.0f} s" if built else "not available here")
     command = "python benchmarks/speed.py" + (" --quick" if args.quick else "") + \
+        (" --only " + " ".join(f"'{name}'" if " " in name else name for name in args.only) if args.only else "") + \
         (f" --threads {' '.join(map(str, args.threads))}" if args.threads != [1, 2] else "") + \
         (" --peers" if args.peers else "") + (" --append" if args.append else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
@@ -394,7 +398,7 @@ def main() -> None:
             lines += table
             over += missed
     torch.set_num_threads(args.threads[0])
-    if not args.append:                                       # once per section: the first thread count
+    if not args.append and not args.only:                     # once per section: the first thread count
         table = [f"**Variable lengths** (uniform in T/2 .. T; median of rounds, forward + backward, "
                  f"{args.threads[0]} thread(s))", "", *bench_lengths(args.rounds, args.device, clock(args.threads[0])), ""]
         print("\n".join(table), flush=True)
@@ -402,7 +406,7 @@ def main() -> None:
         lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, clock(args.threads[0]))), ""]
     lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
     print("\n".join(lines[-4:]), flush=True)
-    if not args.quick:
+    if not (args.quick or args.only):
         write_section("\n".join(lines), append=args.append)
         print(f"wrote the Speed section of {BENCHMARKS_MD}")
 
