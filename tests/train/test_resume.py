@@ -1,4 +1,5 @@
 """Resume refuses what it cannot continue exactly (unless told), reports what changed, and imports nothing."""
+import dataclasses
 import json
 import sys
 
@@ -90,6 +91,22 @@ def test_a_run_state_saved_before_early_stopping_watched_a_metric_resumes_watchi
     trainer = Trainer(TinyLM(), config, run_dir=tmp_path)
     trainer.fit(lm_streams(n=300)[0], val_data, resume=True)
     assert trainer.step == 9 and "early_stopping" in (tmp_path / "events.log").read_text()
+
+
+def test_resuming_to_watch_another_metric_starts_its_patience_afresh(tmp_path):
+    """A run whose early stopping watched the loss, resumed watching the accuracy: the loss's best (here
+    one no validation can beat) says nothing about the accuracy, so the first validation sets the best."""
+    torch.manual_seed(0)
+    train_data, val_data = lm_streams(n=300)
+    config = TrainConfig(lr=5e-3, epochs=3, eval_every=3, early_stopping_patience=1, progress=False)
+    Trainer(TinyLM(), config, run_dir=tmp_path, callbacks=[StopAt(7)]).fit(train_data, val_data)
+    for checkpoint in sorted((tmp_path / "checkpoints").glob("ckpt-*")):
+        rewrite_state(checkpoint, lambda state: state.update(best_val_loss=-1.0, best_monitored=-1.0,
+                                                             bad_validations=0))
+    trainer = Trainer(TinyLM(), dataclasses.replace(config, early_stopping_metric="accuracy"), run_dir=tmp_path)
+    trainer.fit(lm_streams(n=300)[0], val_data, resume=True)
+    assert trainer.step > 9
+    assert "early_stopping_metric 'loss' -> 'accuracy'" in (tmp_path / "events.log").read_text()
 
 
 def test_changed_training_settings_are_accepted_and_logged(tmp_path):

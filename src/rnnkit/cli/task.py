@@ -208,16 +208,13 @@ def _warn_if_data_changed(path: Path, data_hash: str) -> None:
               f"now {data_hash[:12]}…): the corpus file changed; resuming on the new data", file=sys.stderr)
 
 
-
-
 def _keep_best(run: Run, select: str = "loss"):
     """A callback that saves the model at each validation that improves the dev ``select`` (loss: lower,
     accuracy: higher) into ``RUN_DIR/best`` (while fitting), and whose ``restore(trainer)`` loads those
     weights at the end."""
     from ..train import Callback, load_checkpoint, save_checkpoint
-    from ..train.restore import BEST
-
     from ..train.config import MONITORED
+    from ..train.restore import BEST
 
     if select not in MONITORED:
         raise ValueError(f"select: expected one of {', '.join(MONITORED)}, got {select!r}")

@@ -153,8 +153,7 @@ def _decode(checkpoint: Checkpoint, model: torch.nn.Module, updater: Updater, co
     check_shapes(checkpoint.weights, model.state_dict(), "the model")
     try:
         values = {f.name: state[f.name] for f in dataclasses.fields(RunState) if f.name != "best_monitored"}
-        watched = state.get("best_monitored", values["best_val_loss"])   # runs saved before it watched the loss
-        run = RunState.from_json({**values, "best_monitored": watched})
+        run = RunState.from_json({**values, **_watched_so_far(state, config)})
         saved_ranks = len(state["ranks"])
         own = state["ranks"][replicas.rank if saved_ranks == replicas.world_size else 0]
         rng, structure, train_config = own["rng"], own["carry"], state["train_config"]
@@ -177,6 +176,15 @@ def _decode(checkpoint: Checkpoint, model: torch.nn.Module, updater: Updater, co
             raise ValueError(f"carry.safetensors: expected tensors {prefix}0 ... {prefix}N, got {sorted(carried)[:4]}")
         carry = to_device(unflatten(structure, [carried[str(i)] for i in range(len(carried))]), device)
     return Snapshot(run, history, carry, rng, checkpoint.path, config_changes(train_config, dataclasses.asdict(config)))
+
+
+def _watched_so_far(state: dict, config: TrainConfig) -> dict:
+    """``best_monitored`` and ``bad_validations`` to resume with: the run's, if early stopping watched the
+    result ``config`` watches (runs saved before the choice existed watched the loss); else none yet."""
+    if state["train_config"].get("early_stopping_metric", "loss") != config.early_stopping_metric:
+        return {"best_monitored": math.inf, "bad_validations": 0}
+    return {"best_monitored": state.get("best_monitored", state["best_val_loss"]),
+            "bad_validations": state["bad_validations"]}
 
 
 def _text_tensor(text: str) -> torch.Tensor:
