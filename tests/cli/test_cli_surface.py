@@ -115,6 +115,7 @@ def test_cli_names_match_the_library():
 
     assert (flags.OPTIMIZERS, flags.SCHEDULES, flags.PRECISIONS) == (config.OPTIMIZERS, config.SCHEDULES,
                                                                     config.PRECISIONS)
+    assert flags.CATALOGUE["select"][1]["choices"] == tuple(config.MONITORED)    # --select is --patience's metric
     assert MEMORY_TASKS == TASKS and CELLS == tuple(memory.CELLS)
 
 

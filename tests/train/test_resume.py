@@ -85,9 +85,12 @@ def test_a_run_state_saved_before_early_stopping_watched_a_metric_resumes_watchi
     train_data, val_data = lm_streams(n=300)
     config = TrainConfig(lr=5e-3, epochs=3, eval_every=3, early_stopping_patience=1, progress=False)
     Trainer(TinyLM(), config, run_dir=tmp_path, callbacks=[StopAt(7)]).fit(train_data, val_data)
+    def saved_before_best_monitored(state):
+        state["best_val_loss"] = -1.0                               # a best no validation can beat
+        del state["best_monitored"]
+
     for checkpoint in sorted((tmp_path / "checkpoints").glob("ckpt-*")):
-        rewrite_state(checkpoint, lambda state: state.update(best_val_loss=-1.0, best_monitored=None) or
-                      state.pop("best_monitored"))                  # a best no validation can beat
+        rewrite_state(checkpoint, saved_before_best_monitored)
     trainer = Trainer(TinyLM(), config, run_dir=tmp_path)
     trainer.fit(lm_streams(n=300)[0], val_data, resume=True)
     assert trainer.step == 9 and "early_stopping" in (tmp_path / "events.log").read_text()
