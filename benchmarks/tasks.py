@@ -2,7 +2,8 @@
 
 * ``segmentation``: ``rnnkit train tagger --corpus pd98-seg`` (BiLSTM-CRF, character + bigram
   embeddings, characters in their normal form; ``--variants`` adds the model with dictionary-match
-  features and the one on plain characters) against jieba (its default dictionary + HMM) and snownlp's segmenter on three
+  features (of training words, ``seg-lexicon``; of jieba's dictionary, an outside word list: ``seg-dict``)
+  and the one on plain characters) against jieba (its default dictionary + HMM) and snownlp's segmenter on three
   sets: the pd98 test split, the same sentences with ASCII digits and Latin letters (as modern text writes
   them), and seg-web50 (``benchmarks/data/seg-web50.tsv``: 50 hand-segmented sentences of web and
   encyclopedia text); SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split,
@@ -35,6 +36,7 @@ and copy the tables into BENCHMARKS.md (section "Sequence tasks").
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import platform
 import time
@@ -52,11 +54,16 @@ from rnnkit.data.textnorm import fold_width
 from rnnkit.tasks.scoring import classification_scores, regression_scores, segmentation_scores
 
 SEG_WEB = Path(__file__).parent / "data" / "seg-web50.tsv"
+JIEBA_DICT = Path(importlib.util.find_spec("jieba").origin).parent / "dict.txt"  # 349,046 words (MIT)
 SEG_VARIANTS = {  # run directory -> the segmenter's description, its flags
     "seg": ("normal form", []),
     "seg-lexicon": ("normal form + lexicon", ["--lexicon"]),
     "seg-plain": ("plain characters", ["--no-normalize"]),
     "seg-select": ("normal form, checkpoint by dev tag accuracy", ["--select", "accuracy"]),
+    "seg-dict": ("normal form + jieba's dictionary, checkpoint by dev tag accuracy",
+                 ["--select", "accuracy", "--dictionary", str(JIEBA_DICT)]),
+    "seg-dict-lexicon": ("normal form + jieba's dictionary + training words, checkpoint by dev tag accuracy",
+                         ["--select", "accuracy", "--dictionary", str(JIEBA_DICT), "--lexicon"]),
     "seg-deep": ("normal form, 2 layers of 200, dropout 0.4, cosine",
                  ["--layers", "2", "--hidden-size", "200", "--dropout", "0.4", "--schedule", "cosine", "--epochs", "10",
                   "--patience", "none"]),

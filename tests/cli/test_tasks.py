@@ -173,3 +173,44 @@ def test_errors_name_the_argument(tmp_path, capsys, segmenter):
     assert "corpus: expected pd98-seg or pd98-ner" in capsys.readouterr().err
     assert main(["train", "forecaster", "--series", "co2", "--run-dir", str(tmp_path), "--input-len", "6"]) == 2
     assert "--input-len: expected at least the seasonal period 12" in capsys.readouterr().err
+
+
+def test_a_segmenter_reads_an_outside_dictionary_and_tag_uses_it(tmp_path, capsys):
+    from rnnkit.tasks.tagger import Tagger
+
+    words = tmp_path / "words.txt"
+    words.write_text("中共中央 10 nt\n总书记 3 n\n新世纪\n", encoding="utf-8")
+    run_dir = tmp_path / "run"
+    assert main(["train", "tagger", "--corpus", "pd98-seg", "--run-dir", str(run_dir), "--limit", "12",
+                 "--dictionary", str(words), "--bigram-embed-size", "4", "--lexicon-embed-size", "4", *TINY]) == 0
+    assert "3 dictionary words" in capsys.readouterr().err
+    model, metadata = Tagger.from_checkpoint(run_dir)
+    assert sorted(metadata["encoder"]["lexicon"]["words"]) == ["中共中央", "总书记", "新世纪"]
+    assert model.features.lexicon_embedding.weight.shape == (64, 4)
+    assert main(["tag", str(run_dir), "中共中央总书记"]) == 0
+    assert capsys.readouterr().out.replace(" ", "").strip() == "中共中央总书记"
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "words.txt: cannot be read"),
+    ("北京\n".encode("utf-8") + "人民\n".encode("gbk"), "words.txt: line 2 is not UTF-8"),
+    ("一\n二 5\n".encode("utf-8"), "none of the 2 words of .*words.txt has 2..4 characters"),
+])
+def test_a_dictionary_the_tagger_cannot_use_is_refused_by_name(tmp_path, capsys, content, message):
+    words = tmp_path / "words.txt"
+    if content is not None:
+        words.write_bytes(content)
+    assert main(["train", "tagger", "--corpus", "pd98-seg", "--run-dir", str(tmp_path / "r"), "--limit", "12",
+                 "--dictionary", str(words), *TINY]) == 2
+    err = capsys.readouterr().err
+    assert re.search("--dictionary: .*" + message, err) and "Traceback" not in err
+    assert not (tmp_path / "r" / "checkpoints").exists()                 # no training started
+
+
+def test_a_dictionary_needs_a_segmentation_corpus(tmp_path, capsys):
+    conll, words = tmp_path / "ner.conll", tmp_path / "words.txt"
+    conll.write_text("John B-PER\nlives O\n\nMary B-PER\n", encoding="utf-8")
+    words.write_text("北京\n", encoding="utf-8")
+    assert main(["train", "tagger", "--corpus", str(conll), "--dictionary", str(words), "--run-dir",
+                 str(tmp_path / "r"), *TINY]) == 2
+    assert "--dictionary: needs a character-level BMES corpus" in capsys.readouterr().err

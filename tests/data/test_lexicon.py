@@ -3,6 +3,7 @@ import pytest
 
 from rnnkit.data.lexicon import Lexicon
 from rnnkit.data.sequences import TokenEncoder, collate
+from rnnkit.data.textnorm import LATIN
 
 
 def test_patterns_by_hand():
@@ -37,3 +38,31 @@ def test_the_encoder_matches_in_the_normal_form_and_collate_pads():
     assert again.normalize == "width-classes" and again.lexicon.words == encoder.lexicon.words
     old = TokenEncoder.from_dict({"vocab": encoder.vocab.to_dict(), "bigram_vocab": None})   # a checkpoint from before
     assert old.normalize is None and old.lexicon is None and old.example(list("年")).matches is None
+
+
+def test_read_dictionary_takes_each_lines_first_field(tmp_path):
+    from rnnkit.data.lexicon import read_dictionary
+
+    path = tmp_path / "dict.txt"
+    path.write_bytes("\ufeff北京 2 ns\n\n天安门\t5\n  人民  \n".encode("utf-8"))   # jieba lines, a BOM, blanks
+    assert read_dictionary(path) == ["北京", "天安门", "人民"]
+    path.write_bytes("北京\n天安门\n".encode("utf-8") + "人民\n".encode("gbk"))
+    with pytest.raises(ValueError, match=r"dict.txt: line 3 is not UTF-8"):
+        read_dictionary(path)
+    path.write_text("\n \n", encoding="utf-8")
+    with pytest.raises(ValueError, match="holds no words"):
+        read_dictionary(path)
+    with pytest.raises(ValueError, match="missing.txt: cannot be read"):
+        read_dictionary(tmp_path / "missing.txt")
+
+
+def test_the_encoder_joins_an_outside_dictionary_to_the_training_words_in_the_normal_form():
+    sentences, words = [list("北京欢迎你"), list("北京你好")], [["北京", "欢迎", "你"], ["北京", "你好"]]
+    outside = ["ＡＰＥＣ会议", "天安门", "一"]                          # full-width Latin; a 1-character word: no match
+    both = TokenEncoder.build(sentences, "char", normalize="width-classes", lexicon_words=words, lexicon_max_len=6,
+                              dictionary=outside)
+    assert both.lexicon.words == {"北京", LATIN * 4 + "会议", "天安门"}
+    alone = TokenEncoder.build(sentences, "char", normalize="width-classes", dictionary=outside)
+    assert alone.lexicon.words == {"天安门"}                             # max_len 4: the 6-character word is out
+    assert alone.example(list("到天安门")).matches == [0, 1 << 2, 0, 1 << 3]
+    assert TokenEncoder.build(sentences, "char").lexicon is None         # neither: no lexicon features

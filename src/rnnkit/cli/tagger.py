@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from pathlib import Path
 
 from .flags import add
 from .task import TrainTask, format_scores, input_lines, register_predict, register_task, task_checkpoint
@@ -33,6 +34,10 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                        help="dictionary features: which training words (seen twice or more) start and end at each "
                             "character; character-level BMES corpora only (default: off: on pd98 it lowered OOV "
                             "recall, see BENCHMARKS.md)")
+    model.add_argument("--dictionary", metavar="PATH", type=Path,
+                       help="dictionary features from a word list (UTF-8, one word per line; the first field of "
+                            "'word freq tag' lines): which of its words start and end at each character; with "
+                            "--lexicon the training words join them; character-level BMES corpora only")
     add(model, "lexicon_max_len", 4)
     add(model, "lexicon_embed_size", 16)
     add(model, "hidden_size", 150)
@@ -40,6 +45,21 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     add(model, "dropout", 0.2)
     model.add_argument("--decoder", choices=["crf", "softmax"], default="crf", help="the output layer")
     add(parser, "select", "loss")
+
+
+def dictionary_words(path: Path, max_len: int) -> list[str]:
+    """The words of ``--dictionary``'s file, refused by name when none of them can be matched."""
+    from ..data.lexicon import read_dictionary
+    from .errors import CommandError
+
+    try:
+        words = read_dictionary(path)
+    except ValueError as error:
+        raise CommandError(f"--dictionary: {error}") from None
+    if not any(2 <= len(word) <= max_len for word in words):
+        raise CommandError(f"--dictionary: none of the {len(words)} words of {path} has 2..{max_len} characters "
+                           f"(--lexicon-max-len)")
+    return words
 
 
 def run_train(args: argparse.Namespace, run) -> dict:
@@ -54,9 +74,11 @@ def run_train(args: argparse.Namespace, run) -> dict:
     segmenting = corpus.scheme == "bmes" and corpus.level == "char"
     normalize = segmenting if args.normalize is None else args.normalize
     use_lexicon = bool(args.lexicon)
-    if use_lexicon and not segmenting:
-        raise CommandError(f"--lexicon: needs a character-level BMES corpus, {corpus.name} is "
-                           f"{corpus.level}-level with scheme {corpus.scheme}")
+    for flag, used in (("--lexicon", use_lexicon), ("--dictionary", args.dictionary is not None)):
+        if used and not segmenting:
+            raise CommandError(f"{flag}: needs a character-level BMES corpus, {corpus.name} is "
+                               f"{corpus.level}-level with scheme {corpus.scheme}")
+    dictionary = dictionary_words(args.dictionary, args.lexicon_max_len) if args.dictionary else []
     train, dev, test = (part[:args.limit] for part in corpus.split()) if args.limit else corpus.split()
     if not train or not dev or not test:
         raise CommandError(f"--corpus: {len(corpus.sentences)} sentences are too few for train/dev/test")
@@ -64,14 +86,14 @@ def run_train(args: argparse.Namespace, run) -> dict:
     encoder = TokenEncoder.build([tokens for tokens, _ in train], corpus.level, args.min_count, use_bigrams,
                                  args.bigram_min_count, "width-classes" if normalize else None,
                                  [words_from_bmes(t, tags) for t, tags in train] if use_lexicon else None,
-                                 args.lexicon_max_len)
+                                 args.lexicon_max_len, dictionary)
     config = TaggerConfig(len(encoder.vocab), tuple(corpus.tags), corpus.scheme,
                           len(encoder.bigram_vocab) if encoder.bigram_vocab else 0, args.cell, args.embed_size,
                           args.bigram_embed_size, args.hidden_size, args.layers, args.dropout, args.decoder,
                           encoder.lexicon.size if encoder.lexicon else 0, args.lexicon_embed_size)
     print(f"{corpus.name}: {len(train)}/{len(dev)}/{len(test)} train/dev/test sentences, scheme {corpus.scheme}, "
           f"{len(encoder.vocab)} tokens" + (f", {len(encoder.bigram_vocab)} bigrams" if use_bigrams else "")
-          + (f", {len(encoder.lexicon)} dictionary words" if use_lexicon else "")
+          + (f", {len(encoder.lexicon)} dictionary words" if encoder.lexicon else "")
           + (f", normal form {encoder.normalize}" if normalize else ""), file=sys.stderr)
     data = {name: BucketBatches(tagging_examples(encoder, part, config.tags), args.batch_size, shuffle=name == "train")
             for name, part in (("train", train), ("dev", dev))}

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import torch
 
@@ -85,16 +85,23 @@ class TokenEncoder:
     @classmethod
     def build(cls, sequences: Sequence[Sequence[str]], level: str = "char", min_count: int = 1,
               use_bigrams: bool = False, bigram_min_count: int = 2, normalize: str | None = None,
-              lexicon_words: Sequence[Sequence[str]] | None = None, lexicon_max_len: int = 4) -> "TokenEncoder":
+              lexicon_words: Sequence[Sequence[str]] | None = None, lexicon_max_len: int = 4,
+              dictionary: Iterable[str] = ()) -> "TokenEncoder":
         """Vocabularies counted on (training) ``sequences`` in their normal form (see :func:`count_vocabulary`);
-        with ``lexicon_words`` (the word lists of the same sentences) also the dictionary of :meth:`Lexicon.build`."""
+        with ``lexicon_words`` (the word lists of the same sentences) and/or ``dictionary`` (words from elsewhere,
+        e.g. :func:`~rnnkit.data.lexicon.read_dictionary`) also a lexicon: the words of :meth:`Lexicon.build`
+        and the dictionary's, in the same normal form."""
         symbols = [normal_form(s, normalize) for s in sequences]
         vocab = count_vocabulary(symbols, level, min_count)
         bigram_vocab = count_vocabulary([bigrams(s) for s in symbols], level, bigram_min_count) \
             if use_bigrams else None
-        lexicon = None if lexicon_words is None else Lexicon.build(
-            [["".join(normal_form(word, normalize)) for word in words] for words in lexicon_words],
-            max_len=lexicon_max_len)
+        external = {"".join(normal_form(word, normalize)) for word in dictionary}
+        lexicon = None
+        if lexicon_words is not None or external:
+            trained = set() if lexicon_words is None else Lexicon.build(
+                [["".join(normal_form(word, normalize)) for word in words] for words in lexicon_words],
+                max_len=lexicon_max_len).words
+            lexicon = Lexicon(trained | external, lexicon_max_len)
         return cls(vocab, bigram_vocab, normalize, lexicon)
 
     def split(self, text: str) -> list[str]:
