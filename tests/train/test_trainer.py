@@ -231,14 +231,42 @@ def test_logs_csv_png_and_tensorboard(tmp_path):
     trainer.fit(train, val)
     with open(tmp_path / "log.csv", newline="") as handle:
         rows = list(csv.DictReader(handle))
-    assert list(rows[0]) == ["step", "epoch", "loss", "val_loss", "lr", "units_per_s", "elapsed"]
+    assert list(rows[0]) == ["step", "epoch", "loss", "val_loss", "val_accuracy", "lr", "units_per_s", "elapsed"]
     epoch_ends = {len(train), 2 * len(train)}                 # every epoch ends with a row of its training loss
     assert [int(r["step"]) for r in rows if r["loss"]] == sorted({*range(5, trainer.step + 1, 5), *epoch_ends})
     assert [int(r["step"]) for r in rows if r["val_loss"]] == list(range(6, trainer.step + 1, 6))
+    assert [int(r["step"]) for r in rows if r["val_accuracy"]] == list(range(6, trainer.step + 1, 6))  # TinyLM's
+    last = [r for r in rows if r["val_loss"]][-1]
+    assert {"loss": float(last["val_loss"]), "accuracy": float(last["val_accuracy"])} == \
+        pytest.approx(trainer.evaluate(val), rel=1e-6)
     assert all(float(r["units_per_s"]) > 0 for r in rows if r["loss"])
     assert (tmp_path / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     pytest.importorskip("torch.utils.tensorboard")
     assert list((tmp_path / "tensorboard").glob("events.out.tfevents.*"))
+
+
+def test_scripted_dev_accuracies_reach_the_log_and_the_console(tmp_path, capsys):
+    config = TrainConfig(eval_every=1, epochs=3, log_every=1, progress=True)
+    Trainer(Scripted(SCRIPT), config, run_dir=tmp_path, callbacks=[CountValidations()]).fit(
+        regression_batches(1), regression_batches(1, seed=1))
+    with open(tmp_path / "log.csv", newline="") as handle:
+        logged = [(float(r["val_loss"]), float(r["val_accuracy"])) for r in csv.DictReader(handle)]
+    assert [value for pair in logged for value in pair] == pytest.approx([v for pair in SCRIPT[:3] for v in pair])
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("step ")]
+    assert [line.split("val_accuracy ")[1].split()[0] for line in lines] == ["0.5000", "0.6000", "0.7000"]
+
+
+def test_a_log_from_before_the_accuracy_column_is_kept_on_resume(tmp_path):
+    from rnnkit.train.runlog import RunLog
+
+    (tmp_path / "log.csv").write_text("step,epoch,loss,val_loss,lr,units_per_s,elapsed\n"
+                                      "1,0,2.5,2.0,0.1,10.0,0.5\n2,0,2.4,,0.1,10.0,1.0\n", encoding="utf-8")
+    log = RunLog(tmp_path, console=False, total_steps=None, start_step=2)
+    log.row(step=3, epoch=0, val_loss=1.5, val_accuracy=0.25, lr=0.1, elapsed=1.5)
+    log.close()
+    assert (tmp_path / "log.csv").read_text(encoding="utf-8").splitlines() == [
+        "step,epoch,loss,val_loss,val_accuracy,lr,units_per_s,elapsed",
+        "1,0,2.5,2.0,,0.1,10.0,0.5", "2,0,2.4,,,0.1,10.0,1.0", "3,0,,1.5,0.25,0.1,,1.5"]
 
 
 def test_console_lines_when_not_a_terminal(capsys):

@@ -1,8 +1,9 @@
 """What a training run reports: ``log.csv``, TensorBoard events, ``events.log``, the console, ``loss.png``.
 
 Only rank 0 owns a :class:`RunLog`. Rows go to ``RUN_DIR/log.csv`` with the columns
-``step, epoch, loss, val_loss, lr, units_per_s, elapsed`` (empty where a row has no such value;
-a row's loss is the training loss since the previous row with one), to TensorBoard
+``step, epoch, loss, val_loss, val_accuracy, lr, units_per_s, elapsed`` (empty where a row has no such
+value: ``val_accuracy`` only for models whose validation reports one, and in logs written before it
+existed; a row's loss is the training loss since the previous row with one), to TensorBoard
 (``RUN_DIR/tensorboard``) when ``torch.utils.tensorboard`` imports, and to the console: a rich
 progress bar (loss, units/s, ETA) when stderr is a terminal or ``RNNKIT_PROGRESS=1``, else one line
 per row, so CI logs stay readable. One-off messages (what a resume changed, why training stopped)
@@ -21,7 +22,7 @@ from pathlib import Path
 
 from .files import replace_atomically, writing
 
-COLUMNS = ("step", "epoch", "loss", "val_loss", "lr", "units_per_s", "elapsed")
+COLUMNS = ("step", "epoch", "loss", "val_loss", "val_accuracy", "lr", "units_per_s", "elapsed")
 FILES = ("log.csv", "loss.png", "tensorboard", "events.log")    # what a RunLog writes in the run directory
 
 
@@ -69,7 +70,7 @@ class RunLog:
                 self._csv.flush()
         if self._tensorboard is not None:
             with writing(self.run_dir / "tensorboard"):
-                for name in ("loss", "val_loss", "lr", "units_per_s"):
+                for name in ("loss", "val_loss", "val_accuracy", "lr", "units_per_s"):
                     if row[name] is not None:
                         self._tensorboard.add_scalar(name, row[name], global_step=row["step"])
         if self._lines:
@@ -138,7 +139,8 @@ def plot_losses(rows: list[dict], path: Path) -> None:
 
 def _format(row: dict) -> str:
     parts = [f"step {row['step']}", f"epoch {row['epoch']}"]
-    for name, spec in (("loss", ".4f"), ("val_loss", ".4f"), ("lr", ".3g"), ("units_per_s", ",.0f")):
+    for name, spec in (("loss", ".4f"), ("val_loss", ".4f"), ("val_accuracy", ".4f"), ("lr", ".3g"),
+                       ("units_per_s", ",.0f")):
         if row[name] is not None:
             parts.append(f"{name} {row[name]:{spec}}")
     parts.append(f"elapsed {row['elapsed']:.1f}s")

@@ -369,6 +369,7 @@ class Trainer:
             run.interval_meter, self._interval_started = Meter(), now
         if validated:
             values["val_loss"] = run.last_validation["val_loss"]
+            values["val_accuracy"] = run.last_validation.get("val_accuracy")
         if self._log is not None:
             self._log.row(step=run.step, epoch=run.epoch, lr=self.updater.lr, elapsed=self._elapsed(), **values)
 
