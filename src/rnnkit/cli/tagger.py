@@ -36,8 +36,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
                             "recall, see BENCHMARKS.md)")
     model.add_argument("--dictionary", metavar="PATH", type=Path,
                        help="dictionary features from a word list (UTF-8, one word per line; the first field of "
-                            "'word freq tag' lines): which of its words start and end at each character; with "
-                            "--lexicon the training words join them; character-level BMES corpora only")
+                            "'word freq tag' lines, as jieba's dict.txt): which of its words start and end at each "
+                            "character; with --lexicon the training words join them; character-level BMES corpora "
+                            "only (BENCHMARKS.md: what two outside dictionaries did on pd98)")
     add(model, "lexicon_max_len", 4)
     add(model, "lexicon_embed_size", 16)
     add(model, "hidden_size", 150)
