@@ -12,13 +12,16 @@ struct LSTMArgs {
   Product<T> hh, hr;            // forward: h_in W_hh^T, m W_hr^T; backward: d_pre W_hh, dh~ W_hr
 };
 
-template <typename T>
+// Sigma, Phi: the gate and cell activations' ids fixed at compile time (the common sigmoid / tanh pair,
+// 1 / 0, folds activate()'s switch out of the step's loops), or -1: read from p at run time.
+template <typename T, int64_t Sigma = -1, int64_t Phi = -1>
 void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const Tensor& h0, const Tensor& c0,
                        const LSTMArgs<T>& p,
                        const Zoneout<T>& zh, const Zoneout<T>& zc, const std::vector<int64_t>& rows_at, T* Y, T* C,
                        T* Cn, T* Mall, T* Hin, T* Z, T* HS, T* CS, T* Pp, T* Qp, T* Kp, T* Fp) {
   const int64_t B = input.B, GH = input.N;
   const int64_t R = h0.size(1), H = c0.size(1), G = GH / H, NP = G - 1;
+  const int64_t sigma = Sigma >= 0 ? Sigma : p.sigma, phi = Phi >= 0 ? Phi : p.phi;
   std::vector<T> A(p.ln_hh ? 0 : B * GH), h_new(p.w_hr && zh.on ? B * R : 0);
   std::vector<T> z_step(p.ln_hh && !Z ? B * GH : 0);                     // z_t when no backward keeps it
   constexpr int64_t Wd = Vec<T>::size();
@@ -55,13 +58,13 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
           const Vec<T> cpv = Vec<T>::loadu(cp + j, m);
           Vec<T> ai = gate(0, j, m);
           if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
-          const Vec<T> i = activate(p.sigma, ai);
-          const Vec<T> g = activate(p.phi, gate(G - 2, j, m));
+          const Vec<T> i = activate(sigma, ai);
+          const Vec<T> g = activate(phi, gate(G - 2, j, m));
           Vec<T> cv, f;
           if (p.has_forget) {
             Vec<T> af = gate(1, j, m);
             if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
-            f = activate(p.sigma, af);
+            f = activate(sigma, af);
             cv = f * cpv + i * g;
           } else if (p.coupled) {
             cv = cpv + i * (g - cpv);
@@ -70,15 +73,15 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
           }
           cv.store(c + j, m);
           if (!P_row) continue;
-          const Vec<T> p_i = derivative(p.sigma, i) * (p.coupled ? g - cpv : g);       // σ'(i) g
+          const Vec<T> p_i = derivative(sigma, i) * (p.coupled ? g - cpv : g);         // σ'(i) g
           p_i.store(P_row + j, m);
           Vec<T> fe = p.has_forget ? f : (p.coupled ? one - i : one);
           if (p.has_forget) {
-            const Vec<T> p_f = derivative(p.sigma, f) * cpv;                           // σ'(f) c_{t-1}
+            const Vec<T> p_f = derivative(sigma, f) * cpv;                             // σ'(f) c_{t-1}
             p_f.store(P_row + H + j, m);
             if (p.w_cf) fe = fe + p_f * Vec<T>::loadu(p.w_cf + j, m);
           }
-          (derivative(p.phi, g) * i).store(P_row + (NP - 1) * H + j, m);              // φ'(g) i
+          (derivative(phi, g) * i).store(P_row + (NP - 1) * H + j, m);                // φ'(g) i
           if (p.w_ci) fe = fe + p_i * Vec<T>::loadu(p.w_ci + j, m);
           if (Fp) fe.store(Fp + row * H + j, m);
         }
@@ -90,16 +93,16 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
           const Vec<T> cv = Vec<T>::loadu(c + j, m);
           Vec<T> ao = gate(G - 1, j, m);
           if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
-          const Vec<T> o = activate(p.sigma, ao);
-          const Vec<T> pc = activate(p.phi, p.ln_cw ? normalised(c, CS + row * 2, p.ln_cw, p.ln_cb, j, m) : cv);
+          const Vec<T> o = activate(sigma, ao);
+          const Vec<T> pc = activate(phi, p.ln_cw ? normalised(c, CS + row * 2, p.ln_cw, p.ln_cb, j, m) : cv);
           Vec<T> h = o * pc;
           if (!p.w_hr && zh.on) h = h + zh.at(row * R + j, m) * (Vec<T>::loadu(hp + j, m) - h);
           h.store(out + j, m);
           if (zc.on)
             (cv + zc.at(row * H + j, m) * (Vec<T>::loadu(c_prev + b * H + j, m) - cv)).store(C + row * H + j, m);
           if (Qp) {
-            (derivative(p.sigma, o) * pc).store(Qp + row * H + j, m);                  // σ'(o) φ(cn)
-            (o * derivative(p.phi, pc)).store(Kp + row * H + j, m);                   // o φ'(cn)
+            (derivative(sigma, o) * pc).store(Qp + row * H + j, m);                    // σ'(o) φ(cn)
+            (o * derivative(phi, pc)).store(Kp + row * H + j, m);                     // o φ'(cn)
           }
         }
       }
