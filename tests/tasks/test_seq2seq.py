@@ -58,7 +58,7 @@ def test_label_smoothing_mixes_the_uniform_cross_entropy_into_training_only():
     uniform = -log_p.mean(-1)[valid].mean()                      # cross-entropy against 1/V
     assert float(model.loss(batch).loss.detach()) == pytest.approx(float((1 - epsilon) * nll + epsilon * uniform))
     model.eval()
-    assert float(model.loss(batch).loss) == pytest.approx(float(nll))     # the dev loss stays the plain NLL
+    assert float(model.loss(batch).loss.detach()) == pytest.approx(float(nll))   # the dev loss stays the plain NLL
 
 
 @pytest.mark.parametrize("attention", ["bahdanau", "luong-general", "none"])
