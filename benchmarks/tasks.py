@@ -52,7 +52,7 @@ from rnnkit.cli.main import main as rnnkit_main
 from rnnkit.data.classification import reviews_zh
 from rnnkit.data.lexicon import read_dictionary
 from rnnkit.data.series import load_series, windows
-from rnnkit.data.tagging import load_tagging_corpus, read_segmented, words_from_bmes
+from rnnkit.data.tagging import load_tagging_corpus, read_segmented, voted_spans, words_from_bmes
 from rnnkit.data.textnorm import fold_width, normal_form
 from rnnkit.tasks.scoring import classification_scores, regression_scores, segmentation_scores
 
@@ -141,21 +141,10 @@ def words_of(spans_of):
     return lambda texts: [[text[a:b] for a, b in spans] for text, spans in zip(texts, spans_of(texts))]
 
 
-def voted_spans(members: list):
-    """The texts -> word spans function of several segmenters (texts -> spans) together: a word ends where
-    more than half of them end one (a boundary is a yes/no per character, so any set of votes segments)."""
-    def spans_of(texts: list[str]) -> list[list[tuple[int, int]]]:
-        votes = [Counter() for _ in texts]
-        for member in members:
-            for count, spans in zip(votes, member(texts)):
-                count.update(b for _, b in spans)
-        out = []
-        for text, count in zip(texts, votes):
-            ends = sorted(end for end, n in count.items() if 2 * n > len(members) and end < len(text))
-            pieces = zip([0, *ends], [*ends, len(text)])
-            out.append([(a, b) for a, b in pieces if text[a:b].strip()])   # whitespace runs are no words
-        return out
-    return spans_of
+def voted_segmenter(members: list):
+    """The texts -> word spans function of several segmenters (texts -> spans) together
+    (:func:`rnnkit.data.tagging.voted_spans`: a word ends where more than half of them end one)."""
+    return lambda texts: voted_spans(texts, [member(texts) for member in members])
 
 
 def seed_runs(name: str, seeds: list[int]) -> dict[int, str]:
@@ -238,7 +227,7 @@ def segmentation(args: argparse.Namespace) -> dict:
             member_runs = seed_runs(variant, args.seeds).values()
             members = [spans[name] for name, (run, _) in runs.items() if run in member_runs]
             segmenters[f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[variant][0]}: vote of the {len(members)} seeds"] = \
-                words_of(voted_spans(members))
+                words_of(voted_segmenter(members))
     segmenters["jieba 0.42 (default dict + HMM)"] = lambda texts: [jieba.lcut(t) for t in texts]
     segmenters["snownlp 0.12 (trained on all pd98)"] = lambda texts: [SnowNLP(t).words for t in texts]
     results = {}

@@ -214,3 +214,32 @@ def test_a_dictionary_needs_a_segmentation_corpus(tmp_path, capsys):
     assert main(["train", "tagger", "--corpus", str(conll), "--dictionary", str(words), "--run-dir",
                  str(tmp_path / "r"), *TINY]) == 2
     assert "--dictionary: needs a character-level BMES corpus" in capsys.readouterr().err
+
+
+def test_tag_votes_on_word_boundaries_across_segmenters(segmenter, tmp_path, capsys):
+    other = tmp_path / "other"
+    assert main(["train", "tagger", "--corpus", "pd98-seg", "--run-dir", str(other), "--limit", "12", "--seed", "7",
+                 "--bigram-embed-size", "4", *TINY]) == 0
+    text = "中国人民解放军总政治部主任于永波在北京会见了来访的外国客人"
+    capsys.readouterr()
+
+    def tagged(run_dir, *votes):
+        assert main(["tag", str(run_dir), text, *(arg for vote in votes for arg in ("--vote", str(vote)))]) == 0
+        return capsys.readouterr().out.strip()
+
+    alone, theirs = tagged(segmenter), tagged(other)
+    assert alone != theirs                                      # two models that disagree, so the vote shows
+    assert tagged(segmenter, other, other) == theirs            # two of three: the other's words
+    assert tagged(other, segmenter, segmenter) == alone
+    assert tagged(segmenter, segmenter) == alone
+
+
+def test_tag_vote_refuses_a_tagger_that_is_not_a_segmenter(segmenter, tmp_path, capsys):
+    conll = tmp_path / "ner.conll"
+    conll.write_text("\n".join(f"{name} B-PER\nvisited O\n{city} B-LOC\n" for name, city in
+                               [("Anna", "York"), ("Li", "Jose"), ("Bo", "Kong")] * 4), encoding="utf-8")
+    assert main(["train", "tagger", "--corpus", str(conll), "--run-dir", str(tmp_path / "ner"), *TINY]) == 0
+    capsys.readouterr()
+    assert main(["tag", str(segmenter), "我爱北京", "--vote", str(tmp_path / "ner")]) == 2
+    err = capsys.readouterr().err
+    assert f"--vote: votes on word boundaries, --vote {tmp_path / 'ner'} is a word-level bio tagger" in err

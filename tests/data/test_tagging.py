@@ -135,3 +135,19 @@ def test_bad_user_files_name_the_line(tmp_path, text, fmt, message):
 def test_unknown_corpus_names_the_choices():
     with pytest.raises(ValueError, match="corpus: expected pd98-seg or pd98-ner or a CoNLL"):
         load_tagging_corpus("pd99-seg")
+
+
+def test_voted_spans_keep_the_majoritys_boundaries_and_never_join_across_a_space():
+    from rnnkit.data.tagging import voted_spans
+
+    text = "我爱北京 iPhone15"                                    # offsets: 我0 爱1 北2 京3 _4 i5..e10 1 11 5 12
+    a = [(0, 1), (1, 2), (2, 4), (5, 13)]
+    b = [(0, 2), (2, 4), (5, 11), (11, 13)]
+    c = [(0, 1), (1, 4), (5, 11), (11, 13)]
+    assert voted_spans([text], [[a], [b], [c]]) == [[(0, 1), (1, 2), (2, 4), (5, 11), (11, 13)]]
+    assert voted_spans([text], [[b], [b], [a]]) == [[(0, 2), (2, 4), (5, 11), (11, 13)]]
+    assert voted_spans([text], [[a], [b]]) == [[(0, 2), (2, 4), (5, 13)]]   # a tie (1 of 2) is no majority
+    assert voted_spans([text], [[a]]) == [a]                             # one member: its own words
+    assert voted_spans(["  ", ""], [[[], []]]) == [[], []]
+    with pytest.raises(ValueError, match=r"members: expected one list of spans per text \(1\).*got \[2\]"):
+        voted_spans([text], [[a, a]])

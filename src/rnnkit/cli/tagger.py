@@ -130,26 +130,41 @@ TASK = TrainTask(
 
 def register(commands, train_commands) -> None:
     register_task(train_commands, TASK)
-    register_predict(commands, "tag", help="tag text with a trained tagger: words, entities or tags",
-                     description="Prints, for each input text, the words (segmentation: the input's own "
-                                 "characters, never joined across a space), the entities as TEXT/TYPE (NER) or "
-                                 "TOKEN/TAG pairs, one output line per input line.",
-                     inputs=("texts", "TEXT", "texts to tag (default: stdin, a sentence a line)"), batch_size=64,
-                     func=run_tag)
+    parser = register_predict(commands, "tag", help="tag text with a trained tagger: words, entities or tags",
+                              description="Prints, for each input text, the words (segmentation: the input's own "
+                                          "characters, never joined across a space), the entities as TEXT/TYPE "
+                                          "(NER) or TOKEN/TAG pairs, one output line per input line.",
+                              inputs=("texts", "TEXT", "texts to tag (default: stdin, a sentence a line)"),
+                              batch_size=64, func=run_tag)
+    parser.add_argument("--vote", metavar="RUN_DIR", action="append", default=[], type=Path,
+                        help="another segmenter's run directory (repeatable): a word ends where more than half of "
+                             "all the segmenters end one (five seeds: +0.005 F1 on pd98, BENCHMARKS.md); "
+                             "character-level segmentation only")
 
 
 def run_tag(args: argparse.Namespace) -> int:
     from ..data.sequences import TokenEncoder
-    from ..data.tagging import entity_spans, words_from_bmes
+    from ..data.tagging import entity_spans, voted_spans, words_from_bmes
     from ..tasks.tagger import Tagger, segment_texts, tag_sequences
+    from .errors import CommandError
     from .task import resolve_device
 
-    model, metadata = Tagger.from_checkpoint(task_checkpoint(args.run_dir, "tagger"), device=resolve_device(args.device))
-    encoder = TokenEncoder.from_dict(metadata["encoder"])
+    device = resolve_device(args.device)
+    models = []
+    for flag, run_dir in [("RUN_DIR", args.run_dir), *(("--vote", run_dir) for run_dir in args.vote)]:
+        model, metadata = Tagger.from_checkpoint(task_checkpoint(run_dir, "tagger"), device=device)
+        encoder = TokenEncoder.from_dict(metadata["encoder"])
+        segmenter = model.config.scheme == "bmes" and encoder.vocab.level == "char"
+        if args.vote and not segmenter:
+            raise CommandError(f"--vote: votes on word boundaries, {flag} {run_dir} is a {encoder.vocab.level}-level "
+                               f"{model.config.scheme} tagger, not a character-level segmenter")
+        models.append((model, encoder))
     lines = input_lines(args.texts)
+    model, encoder = models[0]
     scheme = model.config.scheme
     if scheme == "bmes" and encoder.vocab.level == "char":
-        for line, spans in zip(lines, segment_texts(model, encoder, lines, args.batch_size)):
+        members = [segment_texts(member, member_encoder, lines, args.batch_size) for member, member_encoder in models]
+        for line, spans in zip(lines, voted_spans(lines, members) if args.vote else members[0]):
             print(" ".join(line[start:end] for start, end in spans))
         return 0
     token_lists = [encoder.split(line) for line in lines]

@@ -19,6 +19,7 @@ sentences of the People's Daily, January 1998, in the same order):
 """
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -114,6 +115,38 @@ def word_spans(text: str, tags: Sequence[str]) -> list[tuple[int, int]]:
         else:
             spans[-1][1] = i + 1
     return [(start, end) for start, end in spans]
+
+
+def voted_spans(texts: Sequence[str], members: Sequence[Sequence[Sequence[tuple[int, int]]]]) -> list[list[tuple[int, int]]]:
+    """Several segmentations of the same ``texts`` as one (``members[k][i]``: the word spans of segmenter k
+    for text i, as :func:`word_spans` gives them): a word ends at offset e where more than half of the members
+    end one, and whitespace still separates words and belongs to none. A boundary is a yes/no per character,
+    so any set of votes is a segmentation::
+
+        e ∈ ends(text)  ⇔  |{k : e ∈ ends_k(text)}| > K / 2
+    """
+    if not members or any(len(member) != len(texts) for member in members):
+        raise ValueError(f"members: expected one list of spans per text ({len(texts)}) from each of at least one "
+                         f"segmenter, got {[len(member) for member in members]}")
+    out = []
+    for i, text in enumerate(texts):
+        votes = Counter(end for member in members for _, end in member[i])
+        ends = {end for end, n in votes.items() if 2 * n > len(members)}
+        spans, start = [], None
+        for t, char in enumerate(text):
+            if char.isspace():
+                if start is not None:
+                    spans.append((start, t))
+                start = None
+            elif start is None:
+                start = t
+            if start is not None and t + 1 in ends:
+                spans.append((start, t + 1))
+                start = None
+        if start is not None:
+            spans.append((start, len(text)))
+        out.append(spans)
+    return out
 
 
 def bio_tags(length: int, entities: Iterable[tuple[int, int, str]]) -> list[str]:
