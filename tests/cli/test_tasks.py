@@ -243,3 +243,5 @@ def test_tag_vote_refuses_a_tagger_that_is_not_a_segmenter(segmenter, tmp_path, 
     assert main(["tag", str(segmenter), "我爱北京", "--vote", str(tmp_path / "ner")]) == 2
     err = capsys.readouterr().err
     assert f"--vote: votes on word boundaries, --vote {tmp_path / 'ner'} is a word-level bio tagger" in err
+    assert main(["tag", str(segmenter), "我爱北京", "--vote", str(tmp_path / "missing")]) == 2
+    assert "--vote: expected the directory of a training run" in capsys.readouterr().err

@@ -152,7 +152,10 @@ def run_tag(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     models = []
     for flag, run_dir in [("RUN_DIR", args.run_dir), *(("--vote", run_dir) for run_dir in args.vote)]:
-        model, metadata = Tagger.from_checkpoint(task_checkpoint(run_dir, "tagger"), device=device)
+        try:
+            model, metadata = Tagger.from_checkpoint(task_checkpoint(run_dir, "tagger"), device=device)
+        except ValueError as error:                                       # named by the flag that gave the path
+            raise CommandError(f"{flag}: {str(error).removeprefix('RUN_DIR: ')}") from None
         encoder = TokenEncoder.from_dict(metadata["encoder"])
         segmenter = model.config.scheme == "bmes" and encoder.vocab.level == "char"
         if args.vote and not segmenter:
