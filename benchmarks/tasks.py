@@ -5,9 +5,9 @@
   features (of training words, ``seg-lexicon``; of an outside word list: jieba's dictionary, ``seg-dict``,
   with two controls for its People's Daily origin, ``seg-dict-blind`` and ``seg-dict-common``; CC-CEDICT,
   ``seg-cedict``) and the one on plain characters) against jieba (its default dictionary + HMM) and
-  snownlp's segmenter on three sets: the pd98 test split, the same sentences with ASCII digits and Latin letters (as modern text writes
-  them), and seg-web50 (``benchmarks/data/seg-web50.tsv``: 50 hand-segmented sentences of web and
-  encyclopedia text); SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split,
+  snownlp's segmenter on three sets: the pd98 test split, the same sentences with ASCII digits and Latin
+  letters (as modern text writes them), and seg-web50 (``benchmarks/data/seg-web50.tsv``: 50 hand-segmented
+  sentences of web and encyclopedia text); SIGHAN-style word P/R/F1 and OOV recall (OOV = not a word of the training split,
   compared in half-width forms). snownlp's segmenter was trained on all 19,484 sentences, our test split
   included. ``--seeds 0 1 2`` trains each variant once per seed and adds the row of their vote.
 * ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
@@ -73,7 +73,8 @@ SEG_VARIANTS = {  # run directory -> the segmenter's description, its flags
                        ["--select", "accuracy", "--dictionary", BLIND_DICT]),
     "seg-dict-common": ("normal form + jieba's dictionary less the words pd98 holds at most twice, by dev accuracy",
                         ["--select", "accuracy", "--dictionary", COMMON_DICT]),
-    "seg-cedict": ("normal form + CC-CEDICT, checkpoint by dev tag accuracy", ["--select", "accuracy", "--dictionary", CEDICT]),
+    "seg-cedict": ("normal form + CC-CEDICT, checkpoint by dev tag accuracy",
+                   ["--select", "accuracy", "--dictionary", CEDICT]),
     "seg-deep": ("normal form, 2 layers of 200, dropout 0.4, cosine",
                  ["--layers", "2", "--hidden-size", "200", "--dropout", "0.4", "--schedule", "cosine", "--epochs", "10",
                   "--patience", "none"]),
@@ -204,8 +205,9 @@ def segmentation(args: argparse.Namespace) -> dict:
                  CEDICT: lambda: cedict_words(args.run_root)}
         return [str(files[flag]()) if flag in files else flag for flag in SEG_VARIANTS[variant][1]]
 
+    flags = {variant: flags_of(variant) for variant in args.variants}
     runs = {f"rnnkit BiLSTM-CRF, {SEG_VARIANTS[variant][0]}" + (f", seed {seed}" if len(args.seeds) > 1 else ""):
-            (run, flags_of(variant) + ["--seed", str(seed)])
+            (run, flags[variant] + ["--seed", str(seed)])
             for variant in args.variants for seed, run in seed_runs(variant, args.seeds).items()}
     scores = {name: train(args, args.run_root / run, ["tagger", "--corpus", "pd98-seg", *TAGGER_ARGS, *flags,
                                                       *args.extra]) for name, (run, flags) in runs.items()}

@@ -145,27 +145,23 @@ def register(commands, train_commands) -> None:
 def run_tag(args: argparse.Namespace) -> int:
     from ..data.sequences import TokenEncoder
     from ..data.tagging import entity_spans, voted_spans, words_from_bmes
-    from ..tasks.tagger import Tagger, segment_texts, tag_sequences
+    from ..tasks.tagger import Tagger, is_segmenter, segment_texts, tag_sequences
     from .errors import CommandError
     from .task import resolve_device
 
     device = resolve_device(args.device)
     models = []
     for flag, run_dir in [("RUN_DIR", args.run_dir), *(("--vote", run_dir) for run_dir in args.vote)]:
-        try:
-            model, metadata = Tagger.from_checkpoint(task_checkpoint(run_dir, "tagger"), device=device)
-        except ValueError as error:                                       # named by the flag that gave the path
-            raise CommandError(f"{flag}: {str(error).removeprefix('RUN_DIR: ')}") from None
+        model, metadata = Tagger.from_checkpoint(task_checkpoint(run_dir, "tagger", flag), device=device)
         encoder = TokenEncoder.from_dict(metadata["encoder"])
-        segmenter = model.config.scheme == "bmes" and encoder.vocab.level == "char"
-        if args.vote and not segmenter:
+        if args.vote and not is_segmenter(model, encoder):
             raise CommandError(f"--vote: votes on word boundaries, {flag} {run_dir} is a {encoder.vocab.level}-level "
                                f"{model.config.scheme} tagger, not a character-level segmenter")
         models.append((model, encoder))
     lines = input_lines(args.texts)
     model, encoder = models[0]
     scheme = model.config.scheme
-    if scheme == "bmes" and encoder.vocab.level == "char":
+    if is_segmenter(model, encoder):
         members = [segment_texts(member, member_encoder, lines, args.batch_size) for member, member_encoder in models]
         for line, spans in zip(lines, voted_spans(lines, members) if args.vote else members[0]):
             print(" ".join(line[start:end] for start, end in spans))

@@ -252,11 +252,11 @@ def _keep_best(run: Run, select: str = "loss"):
     return KeepBest()
 
 
-def task_checkpoint(run_dir: str, task: str) -> Path:
+def task_checkpoint(run_dir: str, task: str, name: str = "RUN_DIR") -> Path:
     """:func:`rnnkit.train.restore.task_checkpoint` (imported when called: the CLI starts without torch)."""
     from ..train.restore import task_checkpoint as model_source_of
 
-    return model_source_of(run_dir, task)
+    return model_source_of(run_dir, task, name)
 
 
 def input_lines(texts: list[str]) -> list[str]:

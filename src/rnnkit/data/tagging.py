@@ -117,7 +117,8 @@ def word_spans(text: str, tags: Sequence[str]) -> list[tuple[int, int]]:
     return [(start, end) for start, end in spans]
 
 
-def voted_spans(texts: Sequence[str], members: Sequence[Sequence[Sequence[tuple[int, int]]]]) -> list[list[tuple[int, int]]]:
+def voted_spans(texts: Sequence[str],
+                members: Sequence[Sequence[Sequence[tuple[int, int]]]]) -> list[list[tuple[int, int]]]:
     """Several segmentations of the same ``texts`` as one (``members[k][i]``: the word spans of segmenter k
     for text i, as :func:`word_spans` gives them): a word ends at offset e where more than half of the members
     end one, and whitespace still separates words and belongs to none. A boundary is a yes/no per character,
@@ -132,20 +133,7 @@ def voted_spans(texts: Sequence[str], members: Sequence[Sequence[Sequence[tuple[
     for i, text in enumerate(texts):
         votes = Counter(end for member in members for _, end in member[i])
         ends = {end for end, n in votes.items() if 2 * n > len(members)}
-        spans, start = [], None
-        for t, char in enumerate(text):
-            if char.isspace():
-                if start is not None:
-                    spans.append((start, t))
-                start = None
-            elif start is None:
-                start = t
-            if start is not None and t + 1 in ends:
-                spans.append((start, t + 1))
-                start = None
-        if start is not None:
-            spans.append((start, len(text)))
-        out.append(spans)
+        out.append(word_spans(text, ["B" if t in ends else "M" for t, c in enumerate(text) if not c.isspace()]))
     return out
 
 

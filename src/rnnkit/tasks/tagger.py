@@ -197,12 +197,17 @@ def tag_sequences(model: Tagger, encoder: TokenEncoder, token_lists: Sequence[Se
     return results
 
 
+def is_segmenter(model: Tagger, encoder: TokenEncoder) -> bool:
+    """Whether the tagger segments words: BMES tags on characters."""
+    return model.config.scheme == "bmes" and encoder.vocab.level == "char"
+
+
 def segment_texts(model: Tagger, encoder: TokenEncoder, texts: Sequence[str],
                   batch_size: int = 64) -> list[list[tuple[int, int]]]:
     """The words of each raw text as ``(start, end)`` offsets into it (:func:`rnnkit.data.tagging.word_spans`):
     a character-level BMES tagger's segmentation; ``text[start:end]`` are the user's characters as typed,
     whatever normal form the model reads."""
-    if model.config.scheme != "bmes" or encoder.vocab.level != "char":
+    if not is_segmenter(model, encoder):
         raise ValueError(f"model: segmentation needs a character-level BMES tagger, got scheme "
                          f"{model.config.scheme} at {encoder.vocab.level} level")
     token_lists = [encoder.split(text) for text in texts]

@@ -48,18 +48,19 @@ def recorded_task(path: str | Path) -> str | None:
     return None
 
 
-def task_checkpoint(run_dir: str | Path, task: str) -> Path:
+def task_checkpoint(run_dir: str | Path, task: str, name: str = "RUN_DIR") -> Path:
     """:func:`model_source` of a run directory whose checkpoints hold a ``task`` model.
 
     Raises:
-        ValueError: ``run_dir`` is not a directory, or its newest readable checkpoint names another task.
+        ValueError: ``run_dir`` is not a directory, or its newest readable checkpoint names another task;
+            the message names the argument that gave it (``name``).
     """
     if not Path(run_dir).is_dir():
-        raise ValueError(f"RUN_DIR: expected the directory of a training run, got {str(run_dir)!r} "
+        raise ValueError(f"{name}: expected the directory of a training run, got {str(run_dir)!r} "
                          "(no such directory)")
     found = recorded_task(run_dir)
     if found is not None and found != task:
-        raise ValueError(f"RUN_DIR: {run_dir} holds a {found!r} model, expected a {task}")
+        raise ValueError(f"{name}: {run_dir} holds a {found!r} model, expected a {task}")
     return model_source(run_dir)
 
 
