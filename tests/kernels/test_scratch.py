@@ -7,8 +7,18 @@ from rnnkit.kernels import scratch
 from kernelcases import use_engine
 
 
-def test_a_buffer_is_reused_only_when_nothing_holds_it(monkeypatch):
+def fresh_pool(monkeypatch):
+    """An empty pool for one test (the process's own buffers and their count untouched)."""
     monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    monkeypatch.setattr(scratch, "_kept", 0)
+
+
+def pool_bytes() -> int:
+    return sum(b.numel() * b.element_size() for bases in scratch._buffers.values() for b in bases)
+
+
+def test_a_buffer_is_reused_only_when_nothing_holds_it(monkeypatch):
+    fresh_pool(monkeypatch)
     like = torch.zeros(())
     a = scratch.empty(like, 6, 7)
     b = scratch.empty(like, 6, 7)
@@ -25,15 +35,18 @@ def test_a_buffer_is_reused_only_when_nothing_holds_it(monkeypatch):
 
 
 def test_kept_memory_is_bounded(monkeypatch):
-    monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    fresh_pool(monkeypatch)
     monkeypatch.setattr(scratch, "LIMIT_BYTES", 4000)
     like = torch.zeros(())
     for n in range(100, 130):                                 # thirty shapes, each freed at once
         scratch.empty(like, n)
     assert scratch.kept_bytes() <= 4000
+    assert scratch.kept_bytes() == pool_bytes()               # the running count is the pool's size
     held = [scratch.empty(like, 2000) for _ in range(3)]      # in use: kept whatever the limit
     assert scratch.kept_bytes() >= 3 * 2000 * 4
     del held
+    scratch.empty(like, 10)                                   # the next call evicts what is free again
+    assert scratch.kept_bytes() == pool_bytes() <= 4000
     scratch.clear()
     assert scratch.kept_bytes() == 0
 
@@ -41,7 +54,7 @@ def test_kept_memory_is_bounded(monkeypatch):
 def test_training_steps_reuse_the_backward_factors_and_keep_their_values(monkeypatch):
     """A second training step takes the first one's buffers (after its backward freed them) and gives
     the same gradients; a retained graph keeps its buffers out of reach for a second backward."""
-    monkeypatch.setattr(scratch, "_buffers", scratch.OrderedDict())
+    fresh_pool(monkeypatch)
     use_engine("native", monkeypatch)
     layer = rnnkit.LSTM(5, 16, layer_norm=True, peephole=True)
     x = torch.randn(4, 9, 5)

@@ -23,6 +23,7 @@ LIMIT_BYTES = 256 << 20
 _use_count = getattr(torch._C, "_storage_Use_Count", None)
 _lock = threading.Lock()
 _buffers: OrderedDict[tuple, list[torch.Tensor]] = OrderedDict()     # (dtype, numel) -> flat buffers, LRU
+_kept = 0                                                            # bytes of every buffer in _buffers
 
 
 def empty(like: torch.Tensor, *shape: int, zero: bool = False) -> torch.Tensor:
@@ -30,6 +31,7 @@ def empty(like: torch.Tensor, *shape: int, zero: bool = False) -> torch.Tensor:
     it must not be returned to the caller (only saved for the kernel's backward or used inside it)."""
     if like.device.type != "cpu" or _use_count is None:
         return like.new_zeros(shape) if zero else like.new_empty(shape)
+    global _kept
     numel = math.prod(shape)
     key = (like.dtype, numel)
     with _lock:
@@ -39,19 +41,27 @@ def empty(like: torch.Tensor, *shape: int, zero: bool = False) -> torch.Tensor:
         if base is None:
             base = torch.empty(numel, dtype=like.dtype)
             bases.append(base)
+            _kept += _nbytes(base)
         view = base.view(shape)                                          # in use from here: not evicted
-        _evict()
+        if _kept > LIMIT_BYTES:
+            _evict()
     return view.zero_() if zero else view
 
 
 def clear() -> None:
     """Drops every kept buffer (those in use stay with their users)."""
+    global _kept
     with _lock:
         _buffers.clear()
+        _kept = 0
 
 
 def kept_bytes() -> int:
-    return sum(b.numel() * b.element_size() for bases in _buffers.values() for b in bases)
+    return _kept
+
+
+def _nbytes(base: torch.Tensor) -> int:
+    return base.numel() * base.element_size()
 
 
 def _is_free(base: torch.Tensor) -> bool:
@@ -62,13 +72,13 @@ def _is_free(base: torch.Tensor) -> bool:
 
 def _evict() -> None:
     """Drops free buffers, least recently used shapes first, while more than LIMIT_BYTES are kept."""
-    excess = kept_bytes() - LIMIT_BYTES
+    global _kept
     for key in list(_buffers):
-        if excess <= 0:
+        if _kept <= LIMIT_BYTES:
             break
         bases = _buffers[key]
         for base in [b for b in bases if _is_free(b)]:
             bases.remove(base)
-            excess -= base.numel() * base.element_size()
+            _kept -= _nbytes(base)
         if not bases:
             del _buffers[key]

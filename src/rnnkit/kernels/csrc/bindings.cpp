@@ -59,8 +59,8 @@ void lstm_forward(const OptTensor& a_in, const Tensor& h0, const Tensor& c0, con
                   const OptTensor& w_ih) {
   const int64_t Tn = y.size(0), B = y.size(1), GH = w_hh.size(0);
   RNNKIT_DISPATCH(h0, (sigma == 1 && phi == 0 ? lstm_forward_impl<scalar_t, 1, 0> : lstm_forward_impl<scalar_t>)(
-      Tn, input_side<scalar_t>(a_in, B, GH, c0.size(1), ln_ih, bias, x_stats),
-      projection<scalar_t>(x, w_ih, ln_ih.has_value() ? nullptr : ptr_or_null<scalar_t>(bias), B, GH), h0, c0,
+      Tn, input_side<scalar_t>(a_in, B, GH, c0.size(1), x.has_value() ? std::nullopt : ln_ih, bias, x_stats),
+      projection<scalar_t>(x, w_ih, bias, ln_ih, x_stats, B, GH, c0.size(1)), h0, c0,
       lstm_args<scalar_t>(w_hh, ln_hh, w_ci, w_cf, w_co, ln_cw, ln_cb, w_hr, mask, has_forget, coupled, sigma, phi,
                           false, pk_hh, pk_hr),
       Zoneout<scalar_t>(d_h, p_h, zone_h), Zoneout<scalar_t>(d_c, p_c, zone_c), rows_at, y.data_ptr<scalar_t>(),

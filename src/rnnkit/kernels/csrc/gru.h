@@ -35,8 +35,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
         p.hh(r, h_in, H, T(1), gh.data(), H3);
       } else {
         p.hh(r, h_in, H, T(0), z_t, H3);
-        for (int64_t b = 0; b < r; ++b)
-          layer_norm_row(z_t + b * H3, 3, H, p.ln_hh, p.b_hh, gh.data() + b * H3, ST + (t * B + b) * 6);
+        layer_norm_rows(z_t, r, 3, H, p.ln_hh, p.b_hh, gh.data(), ST + t * B * 6);           // the r rows at once
       }
       for (int64_t b = 0; b < r; ++b) {
         const int64_t row = t * B + b;
@@ -70,7 +69,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
       } else {
         p.hh(r, h_in, H, T(0), z_t, H3);
         for (int64_t b = 0; b < r; ++b)
-          layer_norm_row(z_t + b * H3, 2, H, p.ln_hh, gi_t + b * H3, S_t + b * H3, ST + (t * B + b) * 6);
+          layer_norm_rows(z_t + b * H3, 1, 2, H, p.ln_hh, gi_t + b * H3, S_t + b * H3, ST + (t * B + b) * 6);
       }
       T* rh = RH + t * B * H;
       for (int64_t b = 0; b < r; ++b) {
@@ -89,7 +88,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
       } else {
         p.n(r, rh, H, T(0), z_t + 2 * H, H3);
         for (int64_t b = 0; b < r; ++b)
-          layer_norm_row(z_t + b * H3 + 2 * H, 1, H, p.ln_hh + 2 * H, gi_t + b * H3 + 2 * H, S_t + b * H3 + 2 * H,
+          layer_norm_rows(z_t + b * H3 + 2 * H, 1, 1, H, p.ln_hh + 2 * H, gi_t + b * H3 + 2 * H, S_t + b * H3 + 2 * H,
                          ST + (t * B + b) * 6 + 4);
       }
       for (int64_t b = 0; b < r; ++b) {
@@ -153,9 +152,8 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
       const T* d_pre = dgh;
       if (p.ln_hh) {
         T* dz = dZ + t * B * H3;
-        for (int64_t b = 0; b < r; ++b)
-          layer_norm_row_backward(dgh + b * H3, p.ln_hh, Z + (t * B + b) * H3, 3, H, ST + (t * B + b) * 6,
-                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
+        layer_norm_rows_backward(dgh, p.ln_hh, Z + t * B * H3, r, 3, H, ST + t * B * 6, dz, false, &d_ln_hh,
+                                 static_cast<Sums<T>*>(nullptr));
         d_pre = dz;
       }
       recurrent_input_grad<T>(0, r, H, d_pre, H3, p.hh, p.mask, base.data(), nullptr, dH, scratch);
@@ -173,9 +171,9 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
       T* dz = p.ln_hh ? dZ + t * B * H3 : nullptr;
       if (p.ln_hh) {
         for (int64_t b = 0; b < r; ++b)
-          layer_norm_row_backward(dgi + b * H3 + 2 * H, p.ln_hh + 2 * H, Z + (t * B + b) * H3 + 2 * H, 1, H,
-                                  ST + (t * B + b) * 6 + 4, dz + b * H3 + 2 * H, false, &d_ln_hh,
-                                  static_cast<Sums<T>*>(nullptr), 2 * H);
+          layer_norm_rows_backward(dgi + b * H3 + 2 * H, p.ln_hh + 2 * H, Z + (t * B + b) * H3 + 2 * H, 1, 1, H,
+                                   ST + (t * B + b) * 6 + 4, dz + b * H3 + 2 * H, false, &d_ln_hh,
+                                   static_cast<Sums<T>*>(nullptr), 2 * H);
         d_n = dz + 2 * H;
       }
       p.n(r, d_n, H3, T(0), d_rh.data(), H);                             // d(r h_in) = dgi_n W_n
@@ -189,14 +187,14 @@ void gru_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sums
       const T* d_rz = dgi;
       if (p.ln_hh) {
         for (int64_t b = 0; b < r; ++b)
-          layer_norm_row_backward(dgi + b * H3, p.ln_hh, Z + (t * B + b) * H3, 2, H, ST + (t * B + b) * 6,
-                                  dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
+          layer_norm_rows_backward(dgi + b * H3, p.ln_hh, Z + (t * B + b) * H3, 1, 2, H, ST + (t * B + b) * 6,
+                                   dz + b * H3, false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
         d_rz = dz;
       }
       p.hh(r, d_rz, H3, T(1), d_rh.data(), H);                           // dL/dh_in
       for (int64_t k = 0; k < r * H; ++k) dH[k] = base[k] + d_rh[k] * (p.mask ? p.mask[k] : T(1));
     }
-    if (input.ln) input.backward(t, 0, r, dgi, H3, dZX, d_ln_ih, d_bias);
+    if (input.ln) input.backward(t, 0, r, dgi, dZX, d_ln_ih, d_bias);
     for (Sums<T>* sums : {&d_b_hh, &d_ln_hh, &d_ln_ih, &d_bias}) sums->flush();
   }
 }

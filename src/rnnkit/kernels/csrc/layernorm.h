@@ -5,40 +5,58 @@
 
 namespace rnnkit_native {
 
-// Layer-norm statistics of one row in `blocks` blocks of H: mean and rstd per block in
-// stats[2 * block + {0, 1}] (biased variance, eps 1e-5), from one pass that gathers the sum and sum of
-// squares of z - z[0] (shifted by the first element, so that a mean far from 0 does not cancel the
-// variance away).
+// Layer-norm statistics of `blocks` consecutive blocks of H (one row's gate blocks, or several rows' one
+// after another): mean and rstd per block in stats[2 * block + {0, 1}] (biased variance, eps 1e-5). Each
+// block's sum and sum of squares of z - z[0] come from one pass (shifted by the first element, so that a
+// mean far from 0 does not cancel the variance away); then the means and rstds of up to kStatsChunk blocks
+// at once, vectorised (one chain of divisions and square roots for the chunk instead of one per block).
+constexpr int64_t kStatsChunk = 16;
+
 template <typename T>
 void layer_norm_stats(const T* z, int64_t blocks, int64_t H, T* stats) {
   constexpr int64_t W = Vec<T>::size();
-  for (int64_t k = 0; k < blocks; ++k) {
-    const T* zk = z + k * H;
-    const T s0 = zk[0];
-    Vec<T> acc(T(0)), acc2(T(0)), acc_b(T(0)), acc2_b(T(0));           // two chains each, for the latency
-    int64_t j = 0;
-    for (; j + 2 * W <= H; j += 2 * W) {
-      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0), e = Vec<T>::loadu(zk + j + W) - Vec<T>(s0);
-      acc = acc + d;
-      acc2 = at::vec::fmadd(d, d, acc2);
-      acc_b = acc_b + e;
-      acc2_b = at::vec::fmadd(e, e, acc2_b);
+  __at_align__ T shift[kStatsChunk], sums[kStatsChunk], squares[kStatsChunk], mean[kStatsChunk], rstd[kStatsChunk];
+  for (int64_t k0 = 0; k0 < blocks; k0 += kStatsChunk) {
+    const int64_t n = std::min(kStatsChunk, blocks - k0);
+    for (int64_t k = 0; k < n; ++k) {
+      const T* zk = z + (k0 + k) * H;
+      const T s0 = zk[0];
+      Vec<T> acc(T(0)), acc2(T(0)), acc_b(T(0)), acc2_b(T(0));         // two chains each, for the latency
+      int64_t j = 0;
+      for (; j + 2 * W <= H; j += 2 * W) {
+        const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0), e = Vec<T>::loadu(zk + j + W) - Vec<T>(s0);
+        acc = acc + d;
+        acc2 = at::vec::fmadd(d, d, acc2);
+        acc_b = acc_b + e;
+        acc2_b = at::vec::fmadd(e, e, acc2_b);
+      }
+      for (; j + W <= H; j += W) {
+        const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0);
+        acc = acc + d;
+        acc2 = at::vec::fmadd(d, d, acc2);
+      }
+      T sum = lane_sum(acc + acc_b), sum2 = lane_sum(acc2 + acc2_b);
+      for (; j < H; ++j) {
+        const T d = zk[j] - s0;
+        sum += d;
+        sum2 += d * d;
+      }
+      shift[k] = s0;
+      sums[k] = sum;
+      squares[k] = sum2;
     }
-    for (; j + W <= H; j += W) {
-      const Vec<T> d = Vec<T>::loadu(zk + j) - Vec<T>(s0);
-      acc = acc + d;
-      acc2 = at::vec::fmadd(d, d, acc2);
+    const Vec<T> size(static_cast<T>(H)), zero(T(0)), one(T(1)), eps(static_cast<T>(kEps));
+    for (int64_t k = 0; k < n; k += W) {                                 // mean = z[0] + shifted mean,
+      const int64_t m = std::min(W, n - k);                              // rstd = 1 / sqrt(var + eps)
+      const Vec<T> shifted_mean = Vec<T>::loadu(sums + k, m) / size;
+      const Vec<T> var = at::vec::maximum(Vec<T>::loadu(squares + k, m) / size - shifted_mean * shifted_mean, zero);
+      (Vec<T>::loadu(shift + k, m) + shifted_mean).store(mean + k, m);
+      (one / (var + eps).sqrt()).store(rstd + k, m);
     }
-    T sum = lane_sum(acc + acc_b), sum2 = lane_sum(acc2 + acc2_b);
-    for (; j < H; ++j) {
-      const T d = zk[j] - s0;
-      sum += d;
-      sum2 += d * d;
+    for (int64_t k = 0; k < n; ++k) {
+      stats[2 * (k0 + k)] = mean[k];
+      stats[2 * (k0 + k) + 1] = rstd[k];
     }
-    const T shifted_mean = sum / T(H);
-    const T var = std::max(sum2 / T(H) - shifted_mean * shifted_mean, T(0));
-    stats[2 * k] = s0 + shifted_mean;
-    stats[2 * k + 1] = T(1) / std::sqrt(var + T(kEps));
   }
 }
 
@@ -51,54 +69,76 @@ RNNKIT_INLINE Vec<T> normalised(const T* z, const T* stats, const T* w, const T*
   return n;
 }
 
-// Layer norm of one row in `blocks` blocks of H: out = LN(z) * w + shift, the statistics kept in stats
-// (layer_norm_stats).
+// Layer norm of `rows` consecutive rows of `blocks` blocks of H: out = LN(z) * w + shift per block (w and
+// shift, optional, one row wide), the statistics kept in stats (layer_norm_stats, all rows' blocks at once);
+// out may be z itself.
 template <typename T>
-void layer_norm_row(const T* z, int64_t blocks, int64_t H, const T* w, const T* shift, T* out, T* stats) {
+void layer_norm_rows(const T* z, int64_t rows, int64_t blocks, int64_t H, const T* w, const T* shift, T* out,
+                     T* stats) {
   constexpr int64_t W = Vec<T>::size();
-  layer_norm_stats(z, blocks, H, stats);
-  for (int64_t k = 0; k < blocks; ++k) {
-    const int64_t o = k * H;
-    for (int64_t j = 0; j < H; j += W) {
-      const int64_t m = std::min(W, H - j);
-      normalised(z + o, stats + 2 * k, w ? w + o : nullptr, shift ? shift + o : nullptr, j, m).store(out + o + j, m);
+  layer_norm_stats(z, rows * blocks, H, stats);
+  for (int64_t r = 0; r < rows; ++r) {
+    for (int64_t k = 0; k < blocks; ++k) {
+      const int64_t o = (r * blocks + k) * H, wo = k * H;
+      for (int64_t j = 0; j < H; j += W) {
+        const int64_t m = std::min(W, H - j);
+        normalised(z + o, stats + 2 * (r * blocks + k), w ? w + wo : nullptr, shift ? shift + wo : nullptr, j, m)
+            .store(out + o + j, m);
+      }
     }
   }
 }
 
-// Backward of layer_norm_row per block given g_raw = dL/d(out): with g = g_raw * w and n = (z - mean) rstd,
-// dz = rstd (g - mean(g) - n mean(g n)) (written, or added when `accumulate`); d_w += g_raw n and
-// d_shift += g_raw when given (at the block's offset). The first pass gathers both means and the sums,
-// the second recomputes g and n and writes dz.
+// Backward of layer_norm_rows per block given g_raw = dL/d(out) (`rows` consecutive rows of `blocks` blocks
+// of H, as z and dz): with g = g_raw * w and n = (z - mean) rstd, dz = rstd (g - mean(g) - n mean(g n))
+// (written, or added when `accumulate`); d_w += g_raw n and d_shift += g_raw when given (at the block's
+// offset in the row, plus sums_offset). The first pass gathers both means and the sums of the blocks of
+// up to kStatsChunk / blocks rows (so that their reductions overlap), the second recomputes g and n and
+// writes dz (which may be g_raw itself: each block is read before it is written).
 template <typename T>
-void layer_norm_row_backward(const T* g_raw, const T* w, const T* z, int64_t blocks, int64_t H, const T* stats,
-                             T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift, int64_t sums_offset = 0) {
+void layer_norm_rows_backward(const T* g_raw, const T* w, const T* z, int64_t rows, int64_t blocks, int64_t H,
+                              const T* stats, T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift,
+                              int64_t sums_offset = 0) {
   constexpr int64_t W = Vec<T>::size();
   T* sw = d_w ? d_w->block() + sums_offset : nullptr;
   T* sb = d_shift ? d_shift->block() + sums_offset : nullptr;
-  for (int64_t k = 0; k < blocks; ++k) {
-    const int64_t o = k * H;
-    const Vec<T> mean(stats[2 * k]), rstd(stats[2 * k + 1]);
-    Vec<T> sum_g(T(0)), sum_gn(T(0));
-    for (int64_t j = 0; j < H; j += W) {
-      const int64_t m = std::min(W, H - j);
-      const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
-      const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;      // lanes past m load as 0
-      const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
-      sum_g = sum_g + gv;
-      sum_gn = sum_gn + gv * nv;
-      if (sw) (Vec<T>::loadu(sw + o + j, m) + gr * nv).store(sw + o + j, m);
-      if (sb) (Vec<T>::loadu(sb + o + j, m) + gr).store(sb + o + j, m);
+  T means_g[kStatsChunk], means_gn[kStatsChunk];
+  const int64_t chunk_rows = std::max<int64_t>(1, kStatsChunk / blocks);   // blocks <= kStatsChunk (G <= 4)
+  for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
+    const int64_t r1 = std::min(rows, r0 + chunk_rows);
+    for (int64_t r = r0, i = 0; r < r1; ++r) {
+      for (int64_t k = 0; k < blocks; ++k, ++i) {
+        const int64_t o = (r * blocks + k) * H, wo = k * H, s = 2 * (r * blocks + k);
+        const Vec<T> mean(stats[s]), rstd(stats[s + 1]);
+        Vec<T> sum_g(T(0)), sum_gn(T(0));
+        for (int64_t j = 0; j < H; j += W) {
+          const int64_t m = std::min(W, H - j);
+          const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
+          const Vec<T> gv = w ? gr * Vec<T>::loadu(w + wo + j, m) : gr;  // lanes past m load as 0
+          const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
+          sum_g = sum_g + gv;
+          sum_gn = sum_gn + gv * nv;
+          if (sw) (Vec<T>::loadu(sw + wo + j, m) + gr * nv).store(sw + wo + j, m);
+          if (sb) (Vec<T>::loadu(sb + wo + j, m) + gr).store(sb + wo + j, m);
+        }
+        means_g[i] = lane_sum(sum_g) / T(H);
+        means_gn[i] = lane_sum(sum_gn) / T(H);
+      }
     }
-    const Vec<T> mean_g(lane_sum(sum_g) / T(H)), mean_gn(lane_sum(sum_gn) / T(H));
-    for (int64_t j = 0; j < H; j += W) {
-      const int64_t m = std::min(W, H - j);
-      const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
-      const Vec<T> gv = w ? gr * Vec<T>::loadu(w + o + j, m) : gr;
-      const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
-      Vec<T> d = rstd * (gv - mean_g - nv * mean_gn);
-      if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
-      d.store(dz + o + j, m);
+    for (int64_t r = r0, i = 0; r < r1; ++r) {
+      for (int64_t k = 0; k < blocks; ++k, ++i) {
+        const int64_t o = (r * blocks + k) * H, wo = k * H, s = 2 * (r * blocks + k);
+        const Vec<T> mean(stats[s]), rstd(stats[s + 1]), mean_g(means_g[i]), mean_gn(means_gn[i]);
+        for (int64_t j = 0; j < H; j += W) {
+          const int64_t m = std::min(W, H - j);
+          const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
+          const Vec<T> gv = w ? gr * Vec<T>::loadu(w + wo + j, m) : gr;
+          const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
+          Vec<T> d = rstd * (gv - mean_g - nv * mean_gn);
+          if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
+          d.store(dz + o + j, m);
+        }
+      }
     }
   }
 }
@@ -122,7 +162,7 @@ struct InputSide {
   // With layer norm: the statistics of the rows [b0, b1) of z_x[t], for a reader that normalises as it
   // loads (at()).
   void take_stats(int64_t t, int64_t b0, int64_t b1) const {
-    for (int64_t b = b0; b < b1; ++b) layer_norm_stats(row_of(t * B + b), blocks, H, stats_of(t * B + b));
+    layer_norm_stats(row_of(t * B + b0), (b1 - b0) * blocks, H, stats_of(t * B + b0));   // rows are consecutive
   }
 
   // a_t[b, kH + j:] (m lanes, in block k) of row `row` = t B + b: a_in itself, or with layer norm
@@ -138,20 +178,16 @@ struct InputSide {
   const T* rows(int64_t t, int64_t b0, int64_t b1, std::vector<T>& scratch) const {
     const T* src = row_of(t * B);
     if (!ln) return src;
-    for (int64_t b = b0; b < b1; ++b)
-      layer_norm_row(src + b * N, blocks, H, ln, bias, scratch.data() + b * N, stats_of(t * B + b));
+    layer_norm_rows(src + b0 * N, b1 - b0, blocks, H, ln, bias, scratch.data() + b0 * N, stats_of(t * B + b0));
     return scratch.data();
   }
 
   // dz_x[t] (rows [b0, b1) of dzx) from the pre-activation gradients d_pre (row 0's address, rows of
-  // width N, stride ld).
-  void backward(int64_t t, int64_t b0, int64_t b1, const T* d_pre, int64_t ld, T* dzx, Sums<T>& d_ln,
-                Sums<T>& d_bias) const {
-    for (int64_t b = b0; b < b1; ++b) {
-      const int64_t row = t * B + b;
-      layer_norm_row_backward(d_pre + b * ld, ln, row_of(row), blocks, H, stats_of(row), dzx + row * N, false, &d_ln,
-                              bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
-    }
+  // width N), the rows at once.
+  void backward(int64_t t, int64_t b0, int64_t b1, const T* d_pre, T* dzx, Sums<T>& d_ln, Sums<T>& d_bias) const {
+    const int64_t row = t * B + b0;
+    layer_norm_rows_backward(d_pre + b0 * N, ln, row_of(row), b1 - b0, blocks, H, stats_of(row), dzx + row * N,
+                             false, &d_ln, bias ? &d_bias : static_cast<Sums<T>*>(nullptr));
   }
 };
 
@@ -165,32 +201,41 @@ template <typename T>
 struct Projection {
   const T* x = nullptr;        // (T, B, I) or null: a_in is given
   const T* bias = nullptr;     // (N) or null
+  const T* ln = nullptr;       // ln_ih_weight (N) or null: the rows are normalised here, bias their shift
+  T* stats = nullptr;          // (T, B, N / H, 2) with ln
+  int64_t H = 0;
   Product<T> ih;               // x_t W_ih^T
   int64_t I = 0, steps = 1;
   std::vector<T> buffer;       // (steps, B, N)
 
-  // Makes a_t of steps [t, t + steps) the input side's rows when t starts a chunk.
+  // Makes a_t of steps [t, t + steps) the input side's rows when t starts a chunk (with ln: the chunk's
+  // rows normalised at once, LNb(z_x) ln_ih + bias, so that the step loop reads them as they are).
   void advance(int64_t t, int64_t Tn, InputSide<T>& input) {
     if (!x || t % steps != 0) return;
     const int64_t rows = std::min(steps, Tn - t) * input.B, N = input.N;
     for (int64_t k = 0; k < rows; ++k) {
       T* row = buffer.data() + k * N;
-      if (bias) std::memcpy(row, bias, N * sizeof(T));
+      if (bias && !ln) std::memcpy(row, bias, N * sizeof(T));
       else std::fill(row, row + N, T(0));
     }
     ih(rows, x + t * input.B * I, I, T(1), buffer.data(), N);
+    if (ln) layer_norm_rows(buffer.data(), rows, N / H, H, ln, bias, buffer.data(), stats + t * input.B * (N / H) * 2);
     input.a_in = buffer.data();
     input.row0 = t * input.B;
   }
 };
 
 template <typename T>
-Projection<T> projection(const OptTensor& x, const OptTensor& w_ih, const T* bias, int64_t B, int64_t N) {
+Projection<T> projection(const OptTensor& x, const OptTensor& w_ih, const OptTensor& bias, const OptTensor& ln,
+                         const OptTensor& stats, int64_t B, int64_t N, int64_t H) {
   Projection<T> p;
   if (!x.has_value()) return p;
   p.x = x->data_ptr<T>();
   p.I = x->size(2);
-  p.bias = bias;
+  p.bias = ptr_or_null<T>(bias);
+  p.ln = ptr_or_null<T>(ln);
+  p.stats = mut_or_null<T>(stats);
+  p.H = H;
   p.ih = make_product(w_ih->data_ptr<T>(), N, p.I, p.I, false, std::nullopt);
   p.steps = std::max<int64_t>(1, kProjectionRows / std::max<int64_t>(1, B));
   p.buffer.resize(p.steps * B * N);

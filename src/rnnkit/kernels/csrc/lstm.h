@@ -38,31 +38,30 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
       if (!proj.x) prefetch(input.row_of(t * B + b0), (b1 - b0) * GH);   // a_t, read after the product
       p.hh(b1 - b0, h_in + b0 * R, R, T(0), z + b0 * GH, GH);             // z = h_in W_hh^T
       if (input.ln) input.take_stats(t, b0, b1);
-      for (int64_t b = b0; b < b1 && p.ln_hh; ++b) layer_norm_stats(z + b * GH, G, H, HS + (t * B + b) * G * 2);
-      for (int64_t b = b0; b < b1; ++b) {
-        const int64_t row = t * B + b;
+      if (p.ln_hh) layer_norm_stats(z + b0 * GH, (b1 - b0) * G, H, HS + (t * B + b0) * G * 2);
+      auto gate = [&](int64_t b, int64_t k, int64_t j, int64_t m) {     // A_t[b, kH + j:] of gate block k:
+        const int64_t row = t * B + b, offset = k * H;                   // a_t + z_t, or + LNb(z_t) ln_hh
         const T* zb = z + b * GH;
-        const T* hs = p.ln_hh ? HS + row * G * 2 : nullptr;
-        auto gate = [&](int64_t k, int64_t j, int64_t m) {               // A_t[b, kH + j:] of gate block k:
-          const int64_t offset = k * H;                                   // a_t + z_t, or + LNb(z_t) ln_hh
-          const Vec<T> v = hs ? normalised(zb + offset, hs + 2 * k, p.ln_hh + offset, static_cast<const T*>(nullptr),
-                                           j, m)
-                              : Vec<T>::loadu(zb + offset + j, m);
-          return v + input.at(row, k, j, m);
-        };
+        const Vec<T> v = p.ln_hh ? normalised(zb + offset, HS + row * G * 2 + 2 * k, p.ln_hh + offset,
+                                              static_cast<const T*>(nullptr), j, m)
+                                 : Vec<T>::loadu(zb + offset + j, m);
+        return v + input.at(row, k, j, m);
+      };
+      for (int64_t b = b0; b < b1; ++b) {                                 // pass 1: i, f, g, c~ and P, Fe
+        const int64_t row = t * B + b;
         const T* cp = c_prev + b * H;
         T* c = Cn + row * H;
         T* P_row = Pp ? Pp + row * NP * H : nullptr;
-        for (int64_t j = 0; j < H; j += Wd) {                              // pass 1: i, f, g, c~ and P, Fe
+        for (int64_t j = 0; j < H; j += Wd) {
           const int64_t m = std::min(Wd, H - j);
           const Vec<T> cpv = Vec<T>::loadu(cp + j, m);
-          Vec<T> ai = gate(0, j, m);
+          Vec<T> ai = gate(b, 0, j, m);
           if (p.w_ci) ai = ai + Vec<T>::loadu(p.w_ci + j, m) * cpv;
           const Vec<T> i = activate(sigma, ai);
-          const Vec<T> g = activate(phi, gate(G - 2, j, m));
+          const Vec<T> g = activate(phi, gate(b, G - 2, j, m));
           Vec<T> cv, f;
           if (p.has_forget) {
-            Vec<T> af = gate(1, j, m);
+            Vec<T> af = gate(b, 1, j, m);
             if (p.w_cf) af = af + Vec<T>::loadu(p.w_cf + j, m) * cpv;
             f = activate(sigma, af);
             cv = f * cpv + i * g;
@@ -85,13 +84,17 @@ void lstm_forward_impl(int64_t Tn, InputSide<T> input, Projection<T> proj, const
           if (p.w_ci) fe = fe + p_i * Vec<T>::loadu(p.w_ci + j, m);
           if (Fp) fe.store(Fp + row * H + j, m);
         }
-        if (p.ln_cw) layer_norm_stats(c, 1, H, CS + row * 2);              // of cn = LN(c~) w + b
+      }
+      if (p.ln_cw) layer_norm_stats(Cn + (t * B + b0) * H, b1 - b0, H, CS + (t * B + b0) * 2);   // of cn = LN(c~) w + b
+      for (int64_t b = b0; b < b1; ++b) {                                 // pass 2: o, φ(cn), h or m, Q, K
+        const int64_t row = t * B + b;
+        const T* c = Cn + row * H;
         T* out = p.w_hr ? Mall + row * H : Y + row * R;
         const T* hp = h_prev + b * R;
-        for (int64_t j = 0; j < H; j += Wd) {                              // pass 2: o, φ(cn), h or m, Q, K
+        for (int64_t j = 0; j < H; j += Wd) {
           const int64_t m = std::min(Wd, H - j);
           const Vec<T> cv = Vec<T>::loadu(c + j, m);
-          Vec<T> ao = gate(G - 1, j, m);
+          Vec<T> ao = gate(b, G - 1, j, m);
           if (p.w_co) ao = ao + Vec<T>::loadu(p.w_co + j, m) * cv;
           const Vec<T> o = activate(sigma, ao);
           const Vec<T> pc = activate(phi, p.ln_cw ? normalised(c, CS + row * 2, p.ln_cw, p.ln_cb, j, m) : cv);
@@ -160,8 +163,8 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         T* dAb = dA_t + b * GH;
         if (p.ln_cw) {                                                    // dcn = dm K; dc~ += LN backward
           for (int64_t j = 0; j < H; ++j) own.dcn[j] = dmb[j] * Kp[row * H + j];
-          layer_norm_row_backward(own.dcn.data(), p.ln_cw, Cn + row * H, 1, H, CS + row * 2, dcb, true, &d_ln_cw,
-                                  &d_ln_cb);
+          layer_norm_rows_backward(own.dcn.data(), p.ln_cw, Cn + row * H, 1, 1, H, CS + row * 2, dcb, true,
+                                   &d_ln_cw, &d_ln_cb);
         }
         for (int64_t j = 0; j < H; j += Wd) {
           const int64_t m = std::min(Wd, H - j);
@@ -181,15 +184,13 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
         if (p.w_cf) d_cf.add(dAb + H, c_prev + b * H, H);                 // dL/dw_cf = sum dA_f c_{t-1}
         if (p.w_co) d_co.add(dAb + (G - 1) * H, Cn + row * H, H);         // dL/dw_co = sum dA_o c~
       }
-      if (input.ln) input.backward(t, b0, b1, dA_t, GH, dZX, d_ln_ih, d_bias);
+      if (input.ln) input.backward(t, b0, b1, dA_t, dZX, d_ln_ih, d_bias);
       const T* d_pre = dA_t;
       if (p.ln_hh) {                                                      // through LNb(h_in W_hh^T) ln_hh
         T* dz = dZ + t * B * GH;                                          // may be dA_t: read, then written
-        for (int64_t b = b0; b < b1; ++b) {
-          const int64_t row = t * B + b;
-          layer_norm_row_backward(dA_t + b * GH, p.ln_hh, Z + row * GH, G, H, HS + row * G * 2, dz + b * GH, false,
-                                  &d_ln_hh, static_cast<Sums<T>*>(nullptr));
-        }
+        const int64_t row = t * B + b0;                                   // rows [b0, b1) at once
+        layer_norm_rows_backward(dA_t + b0 * GH, p.ln_hh, Z + row * GH, b1 - b0, G, H, HS + row * G * 2, dz + b0 * GH,
+                                 false, &d_ln_hh, static_cast<Sums<T>*>(nullptr));
         d_pre = dz;
       }
       if (t > 0) {                                                        // step t - 1's factors, read next
