@@ -34,6 +34,21 @@ def test_a_buffer_is_reused_only_when_nothing_holds_it(monkeypatch):
     assert scratch.empty(torch.zeros((), dtype=torch.float64), 6, 7).dtype == torch.float64
 
 
+def test_views_share_one_buffer_that_stays_in_use_while_any_is_held(monkeypatch):
+    fresh_pool(monkeypatch)
+    like = torch.zeros(())
+    a, none, b = scratch.empty_views(like, (2, 3), None, (4,))
+    assert none is None and a.shape == (2, 3) and b.shape == (4,)
+    assert b.data_ptr() == a.data_ptr() + 6 * a.element_size()          # consecutive in one buffer
+    assert scratch.kept_bytes() == 10 * a.element_size()
+    pointer = a.data_ptr()
+    del a
+    assert scratch.empty(like, 10).data_ptr() != pointer                 # b still holds the buffer
+    del b
+    assert scratch.empty(like, 10).data_ptr() == pointer
+    assert scratch.empty_views(like, None, None) == (None, None)
+
+
 def test_kept_memory_is_bounded(monkeypatch):
     fresh_pool(monkeypatch)
     monkeypatch.setattr(scratch, "LIMIT_BYTES", 4000)

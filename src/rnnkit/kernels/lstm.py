@@ -313,14 +313,13 @@ def _native_forward(loops, z_in, ln_ih_weight, bias_in, h0, c0, w: LSTMWeights, 
     T, B = like.shape[:2]
     GH, H = w.weight_hh.shape[0], c0.shape[1]
     G = GH // H
-    hh_stats = scratch.empty(like, T, B, G, 2) if w.ln_hh_weight is not None else None   # rows past a length: unused
-    cell_stats = scratch.empty(like, T, B, 2) if w.ln_cell_weight is not None else None
-    x_stats = scratch.empty(like, T, B, G, 2) if ln_ih_weight is not None else None
+    hh_stats, cell_stats, x_stats = scratch.empty_views(                  # rows past a length: unused
+        like, (T, B, G, 2) if w.ln_hh_weight is not None else None, (T, B, 2) if w.ln_cell_weight is not None else None,
+        (T, B, G, 2) if ln_ih_weight is not None else None)
     factors = None
     if save:
         has_fe = spec.has_forget or spec.coupled or w.weight_ci is not None
-        factors = (scratch.empty(like, T, B, G - 1, H), scratch.empty(like, T, B, H), scratch.empty(like, T, B, H),
-                   scratch.empty(like, T, B, H) if has_fe else None)
+        factors = scratch.empty_views(like, (T, B, G - 1, H), (T, B, H), (T, B, H), (T, B, H) if has_fe else None)
     ids = native.ACTIVATION_IDS
     loops.lstm_forward(z_in, h0.contiguous(), c0.contiguous(), *_contiguous(w), mask, *native.zoneout_args(d_h),
                        *native.zoneout_args(d_c), spec.has_forget, spec.coupled, ids[spec.sigma], ids[spec.phi],

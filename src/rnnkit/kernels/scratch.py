@@ -48,6 +48,18 @@ def empty(like: torch.Tensor, *shape: int, zero: bool = False) -> torch.Tensor:
     return view.zero_() if zero else view
 
 
+def empty_views(like: torch.Tensor, *shapes: tuple[int, ...] | None) -> tuple[torch.Tensor | None, ...]:
+    """Tensors of ``shapes`` (None for a shape: None) as consecutive views of one :func:`empty` buffer: one
+    pool lookup for a kernel's several tensors, kept in use while any of them is held."""
+    sizes = [0 if shape is None else math.prod(shape) for shape in shapes]
+    flat = empty(like, sum(sizes)) if any(shape is not None for shape in shapes) else None
+    views, start = [], 0
+    for shape, size in zip(shapes, sizes):
+        views.append(None if shape is None else flat[start:start + size].view(shape))
+        start += size
+    return tuple(views)
+
+
 def clear() -> None:
     """Drops every kept buffer (those in use stay with their users)."""
     global _kept
