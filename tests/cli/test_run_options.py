@@ -128,3 +128,37 @@ def test_run_flags_are_checked_before_any_work(tmp_path, corpus, capsys, argv, m
     argv = [a.format(**names) for a in argv]
     assert main(["train", "lm", "--corpus", str(corpus), *TINY, *argv]) == 2
     assert message.format(**names) in capsys.readouterr().err
+
+
+def test_the_best_model_keeper_compares_against_what_best_holds_also_on_resume(tmp_path):
+    """``RUN_DIR/best`` is replaced only by a better dev result (accuracy: higher) during fitting; a resumed
+    keeper starts from the result ``best/`` holds (not from a Trainer state that may be older than it)."""
+    import argparse
+    import types
+
+    import torch
+
+    from rnnkit.cli.task import Run, _keep_best
+
+    def keeper(resume: bool):
+        run = Run(argparse.Namespace(resume=resume), "cpu", types.SimpleNamespace(path=tmp_path, record=lambda n: None))
+        return _keep_best(run, "accuracy")
+
+    model = torch.nn.Linear(2, 1)
+    trainer = types.SimpleNamespace(model=model, metadata={}, step=0, epoch=0)
+
+    def validate(keep, step: int, accuracy: float) -> int:
+        trainer.step = step
+        keep.on_test_end(trainer, {"loss": 1.0 - accuracy, "accuracy": accuracy})
+        return load_checkpoint(tmp_path / "best").state["step"]
+
+    keep = keeper(resume=False)
+    keep.on_test_end(trainer, {"loss": 0.1, "accuracy": 0.9})              # evaluate() outside fit: not kept
+    assert not (tmp_path / "best").exists()
+    keep.on_train_begin(trainer, {})
+    assert [validate(keep, s, a) for s, a in [(1, 0.5), (2, 0.4), (3, 0.6), (4, 0.6)]] == [1, 1, 3, 3]
+    resumed = keeper(resume=True)
+    resumed.on_train_begin(trainer, {})
+    assert [validate(resumed, s, a) for s, a in [(5, 0.55), (6, 0.7)]] == [3, 6]
+    with pytest.raises(ValueError, match="reports no 'accuracy'"):
+        resumed.on_test_end(trainer, {"loss": 0.3})

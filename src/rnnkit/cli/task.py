@@ -211,7 +211,12 @@ def _warn_if_data_changed(path: Path, data_hash: str) -> None:
 def _keep_best(run: Run, select: str = "loss"):
     """A callback that saves the model at each validation that improves the dev ``select`` (loss: lower,
     accuracy: higher) into ``RUN_DIR/best`` (while fitting), and whose ``restore(trainer)`` loads those
-    weights at the end."""
+    weights at the end.
+
+    Its best is the one ``best/`` holds (read back on ``--resume``), not the Trainer's
+    ``RunState.best_monitored`` that early stopping watches (same sign table, ``MONITORED``): a run killed
+    after saving ``best/`` and before its next checkpoint resumes with a Trainer state older than ``best/``,
+    and comparing against that state would let a worse model overwrite the better one on disk."""
     from ..train import Callback, load_checkpoint, save_checkpoint
     from ..train.config import MONITORED
     from ..train.restore import BEST
