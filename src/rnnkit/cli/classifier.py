@@ -16,7 +16,8 @@ def _column(value: str) -> str | int:
 
 def add_flags(parser: argparse.ArgumentParser) -> None:
     data = parser.add_argument_group("data")
-    add(data, "corpus", required=True, help="reviews-zh or a CSV / TSV file")
+    add(data, "corpus", required=True, help="reviews-zh, reviews-zh-distinct (each text once: no test text in "
+        "training) or a CSV / TSV file")
     data.add_argument("--text-column", type=_column, default="text",
                       help="header name, or 0-based index for a file without a header (then give both as indices)")
     data.add_argument("--label-column", type=_column, default="label", help="header name or 0-based index")

