@@ -113,7 +113,8 @@ def read_labelled_file(path: str | Path, text_column: str | int = "text", label_
 
 
 def load_labelled_texts(name: str, **file_options) -> LabelledTexts:
-    """``reviews-zh`` or a CSV / TSV file (``file_options`` go to :func:`read_labelled_file`)."""
+    """``reviews-zh``, ``reviews-zh-distinct`` or a CSV / TSV file (``file_options`` go to
+    :func:`read_labelled_file`)."""
     if name in CLASSIFICATION_CORPORA:
         return reviews_zh(distinct=name == "reviews-zh-distinct")
     if not Path(name).exists():
