@@ -55,7 +55,7 @@ import numpy as np
 import torch
 
 from rnnkit.cli.main import main as rnnkit_main
-from rnnkit.data.classification import load_labelled_texts
+from rnnkit.data.classification import CLASSIFICATION_CORPORA, load_labelled_texts
 from rnnkit.data.lexicon import read_dictionary
 from rnnkit.data.series import load_series, windows
 from rnnkit.data.splits import split_indices
@@ -266,8 +266,14 @@ def ner(args: argparse.Namespace) -> dict:
     return {"rnnkit BiLSTM-CRF": ours}
 
 
-def sentiment(args: argparse.Namespace) -> dict:
+def tfidf_vectorizer():
+    """The n-gram baseline's features: TF-IDF of character 1-3-grams (seen at least twice, sublinear tf)."""
     from sklearn.feature_extraction.text import TfidfVectorizer
+
+    return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+
+
+def sentiment(args: argparse.Namespace) -> dict:
     from sklearn.linear_model import LogisticRegression
     from snownlp import SnowNLP
 
@@ -278,9 +284,8 @@ def sentiment(args: argparse.Namespace) -> dict:
     dev_gold, gold = (np.array([labels.index(label) for _, label in split]) for split in (dev, test))
     source, cleaned = corpus.name, ""
     if args.relabel_below:
-        path, flipped = relabelled_corpus(args.run_root, args.relabel_below, corpus)
+        path, flipped, train_split = relabelled_corpus(args.run_root, args.relabel_below, corpus)
         source, cleaned = str(path), f", {flipped} training labels flipped"
-        train_split = load_labelled_texts(source).split()[0]
         print(f"{path}: {flipped} of {len(train_split)} training labels flipped "
               f"(out-of-fold P < {args.relabel_below})")
     training_texts = {text for text, _ in train_split}
@@ -301,7 +306,7 @@ def sentiment(args: argparse.Namespace) -> dict:
             ensemble_wrong = (test_p > 0.5) != gold
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
-    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
+    vectorizer = tfidf_vectorizer()
     x_train = vectorizer.fit_transform([t for t, _ in train_split])
     y_train = [labels.index(label) for _, label in train_split]
     best = None
@@ -325,21 +330,20 @@ def sentiment(args: argparse.Namespace) -> dict:
     return results
 
 
-def relabelled_corpus(run_root: Path, below: float, corpus) -> tuple[Path, int]:
+def relabelled_corpus(run_root: Path, below: float, corpus) -> tuple[Path, int, list[tuple[str, str]]]:
     """``corpus`` (reviews-zh or reviews-zh-distinct) as a TSV in its own order, the training split's labels
     flipped where 5-fold out-of-fold TF-IDF + LR probabilities give the label less than ``below`` (a cleaning
     of the label noise, after Northcutt et al. 2021); dev and test as they are, and the fixed split the same
-    (the split depends on the count alone). Returns the file and how many labels were flipped."""
+    (the split depends on the count alone). Returns the file, how many labels were flipped, and the file's
+    training split as read back."""
     import csv
 
-    from sklearn.feature_extraction.text import TfidfVectorizer
     from sklearn.linear_model import LogisticRegression
     from sklearn.model_selection import cross_val_predict
 
     labels, texts, given = corpus.label_names, list(corpus.texts), list(corpus.labels)
     train_rows = split_indices(len(texts))[0]
-    x = TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True).fit_transform(
-        [texts[i] for i in train_rows])
+    x = tfidf_vectorizer().fit_transform([texts[i] for i in train_rows])
     y = np.array([labels.index(given[i]) for i in train_rows])
     probability = cross_val_predict(LogisticRegression(C=10.0, max_iter=2000), x, y, cv=5, method="predict_proba")
     flipped = [i for i, k, p in zip(train_rows, y, probability[np.arange(len(y)), y]) if p < below]
@@ -356,7 +360,7 @@ def relabelled_corpus(run_root: Path, below: float, corpus) -> tuple[Path, int]:
     check = load_labelled_texts(str(path)).split()
     if [item for part in check[1:] for item in part] != [item for part in corpus.split()[1:] for item in part]:
         raise SystemExit(f"{path}: its dev / test split differs from {corpus.name}'s")
-    return path, len(flipped)
+    return path, len(flipped), check[0]
 
 
 def shared_errors(test: list[tuple[str, str]], gold: np.ndarray, labels: list[str], wrong_a: np.ndarray,
@@ -498,7 +502,7 @@ def main() -> None:
                         help="segmentation, sentiment: one run per seed (--seed; seed 0 in RUN_ROOT/NAME, seed k in "
                              "NAME-seedk); with several, also their ensemble (segmentation: a vote on each word "
                              "boundary; sentiment: the mean class probability)")
-    parser.add_argument("--sentiment-corpus", default="reviews-zh", choices=["reviews-zh", "reviews-zh-distinct"],
+    parser.add_argument("--sentiment-corpus", default="reviews-zh", choices=CLASSIFICATION_CORPORA,
                         help="sentiment: the corpus (reviews-zh-distinct: each text once, no test text in training)")
     parser.add_argument("--relabel-below", type=float, default=None, metavar="P",
                         help="sentiment: flip the training labels whose 5-fold out-of-fold TF-IDF probability is "

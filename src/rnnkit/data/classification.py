@@ -66,8 +66,7 @@ def reviews_zh(distinct: bool = False) -> LabelledTexts:
     votes: dict[str, Counter] = {}
     for text, label in zip(texts, labels):
         votes.setdefault(text, Counter())[label] += 1                     # first lines first (dicts keep order)
-    kept = [(text, count.most_common(1)[0][0]) for text, count in votes.items()
-            if len(count) == 1 or count["neg"] != count["pos"]]
+    kept = [(text, count.most_common(1)[0][0]) for text, count in votes.items() if count["neg"] != count["pos"]]
     return LabelledTexts("reviews-zh-distinct", tuple(t for t, _ in kept), tuple(label for _, label in kept))
 
 

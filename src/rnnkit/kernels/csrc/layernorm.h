@@ -102,8 +102,9 @@ void layer_norm_rows_backward(const T* g_raw, const T* w, const T* z, int64_t ro
   constexpr int64_t W = Vec<T>::size();
   T* sw = d_w ? d_w->block() + sums_offset : nullptr;
   T* sb = d_shift ? d_shift->block() + sums_offset : nullptr;
-  T means_g[kStatsChunk], means_gn[kStatsChunk];
-  const int64_t chunk_rows = std::max<int64_t>(1, kStatsChunk / blocks);   // blocks <= kStatsChunk (G <= 4)
+  TORCH_CHECK(blocks <= kStatsChunk, "layer_norm_rows_backward: at most ", kStatsChunk, " blocks a row");
+  T means_g[kStatsChunk], means_gn[kStatsChunk];                        // a chunk of whole rows' blocks
+  const int64_t chunk_rows = kStatsChunk / blocks;
   for (int64_t r0 = 0; r0 < rows; r0 += chunk_rows) {
     const int64_t r1 = std::min(rows, r0 + chunk_rows);
     for (int64_t r = r0, i = 0; r < r1; ++r) {
