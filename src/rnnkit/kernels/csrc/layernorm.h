@@ -93,8 +93,9 @@ void layer_norm_rows(const T* z, int64_t rows, int64_t blocks, int64_t H, const 
 // of H, as z and dz): with g = g_raw * w and n = (z - mean) rstd, dz = rstd (g - mean(g) - n mean(g n))
 // (written, or added when `accumulate`); d_w += g_raw n and d_shift += g_raw when given (at the block's
 // offset in the row, plus sums_offset). The first pass gathers both means and the sums of the blocks of
-// up to kStatsChunk / blocks rows (so that their reductions overlap), the second recomputes g and n and
-// writes dz (which may be g_raw itself: each block is read before it is written).
+// up to kStatsChunk / blocks rows (so that their reductions overlap), the second writes dz as
+// g_raw (rstd w) - rstd^2 mean(g n) (z - mean) - rstd mean(g), three multiply-adds an element (dz may be
+// g_raw itself: each block is read before it is written).
 template <typename T>
 void layer_norm_rows_backward(const T* g_raw, const T* w, const T* z, int64_t rows, int64_t blocks, int64_t H,
                               const T* stats, T* dz, bool accumulate, Sums<T>* d_w, Sums<T>* d_shift,
@@ -126,16 +127,16 @@ void layer_norm_rows_backward(const T* g_raw, const T* w, const T* z, int64_t ro
         means_gn[i] = lane_sum(sum_gn) / T(H);
       }
     }
-    for (int64_t r = r0, i = 0; r < r1; ++r) {
-      for (int64_t k = 0; k < blocks; ++k, ++i) {
+    for (int64_t r = r0, i = 0; r < r1; ++r) {                          // dz = g_raw (rstd w) - a (z - mean) + c
+      for (int64_t k = 0; k < blocks; ++k, ++i) {                         // a = rstd^2 mean(g n), c = -rstd mean(g)
         const int64_t o = (r * blocks + k) * H, wo = k * H, s = 2 * (r * blocks + k);
-        const Vec<T> mean(stats[s]), rstd(stats[s + 1]), mean_g(means_g[i]), mean_gn(means_gn[i]);
+        const T rstd_s = stats[s + 1];
+        const Vec<T> mean(stats[s]), rstd(rstd_s), a(rstd_s * rstd_s * means_gn[i]), c(-rstd_s * means_g[i]);
         for (int64_t j = 0; j < H; j += W) {
           const int64_t m = std::min(W, H - j);
-          const Vec<T> gr = Vec<T>::loadu(g_raw + o + j, m);
-          const Vec<T> gv = w ? gr * Vec<T>::loadu(w + wo + j, m) : gr;
-          const Vec<T> nv = (Vec<T>::loadu(z + o + j, m) - mean) * rstd;
-          Vec<T> d = rstd * (gv - mean_g - nv * mean_gn);
+          const Vec<T> rw = w ? rstd * Vec<T>::loadu(w + wo + j, m) : rstd;
+          const Vec<T> centred = Vec<T>::loadu(z + o + j, m) - mean;
+          Vec<T> d = at::vec::fmadd(Vec<T>::loadu(g_raw + o + j, m), rw, at::vec::fnmadd(a, centred, c));
           if (accumulate) d = d + Vec<T>::loadu(dz + o + j, m);
           d.store(dz + o + j, m);
         }

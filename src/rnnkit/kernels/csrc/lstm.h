@@ -139,7 +139,7 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
   struct Scratch {
     std::vector<T> dcn, product;
   };
-  std::vector<Scratch> scratch(std::max(1, at::get_num_threads()), Scratch{std::vector<T>(H), {}});
+  std::vector<Scratch> scratch(std::max(1, at::get_num_threads()), Scratch{std::vector<T>(p.ln_cw ? B * H : 0), {}});
   constexpr int64_t Wd = Vec<T>::size();
   for (int64_t t = Tn - 1; t >= 0; --t) {
     const int64_t r = rows_at[t];
@@ -156,16 +156,17 @@ void lstm_backward_impl(const InputSide<T>& input, T* dZX, Sums<T>& d_ln_ih, Sum
     const T* c_prev = t == 0 ? c0 : C + (t - 1) * B * H;
     over_rows(r, GH * R, [&](int64_t b0, int64_t b1) {                    // rows [b0, b1) of step t
       Scratch& own = scratch[at::get_thread_num()];
+      if (p.ln_cw) {                                                      // dcn = dm K; dc~ += LN backward
+        const int64_t row0 = t * B + b0, n = (b1 - b0) * H;               // rows [b0, b1) at once
+        for (int64_t k = 0; k < n; ++k) own.dcn[k] = dm[b0 * H + k] * Kp[row0 * H + k];
+        layer_norm_rows_backward(own.dcn.data(), p.ln_cw, Cn + row0 * H, b1 - b0, 1, H, CS + row0 * 2, dC + b0 * H,
+                                 true, &d_ln_cw, &d_ln_cb);
+      }
       for (int64_t b = b0; b < b1; ++b) {
         const int64_t row = t * B + b;
         const T* dmb = dm + b * H;
         T* dcb = dC + b * H;
         T* dAb = dA_t + b * GH;
-        if (p.ln_cw) {                                                    // dcn = dm K; dc~ += LN backward
-          for (int64_t j = 0; j < H; ++j) own.dcn[j] = dmb[j] * Kp[row * H + j];
-          layer_norm_rows_backward(own.dcn.data(), p.ln_cw, Cn + row * H, 1, 1, H, CS + row * 2, dcb, true,
-                                   &d_ln_cw, &d_ln_cb);
-        }
         for (int64_t j = 0; j < H; j += Wd) {
           const int64_t m = std::min(Wd, H - j);
           const Vec<T> dmv = Vec<T>::loadu(dmb + j, m);
