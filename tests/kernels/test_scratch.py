@@ -1,4 +1,5 @@
 """The kernels' reused CPU buffers (kernels/scratch.py): never handed out while anything holds them."""
+import pytest
 import torch
 
 import rnnkit
@@ -91,3 +92,31 @@ def test_training_steps_reuse_the_backward_factors_and_keep_their_values(monkeyp
     loss.backward()
     for got, want in zip((p.grad for p in layer.parameters()), once):
         torch.testing.assert_close(got, want, atol=0, rtol=0)
+
+
+@pytest.mark.parametrize("kind, gates", [("LSTM", 4), ("GRU", 3)])
+def test_the_input_gradient_handed_to_autograd_is_pooled_and_kept_while_held(monkeypatch, kind, gates):
+    """With the input-side layer norm the kernel returns dL/dz_in (T, B, G H) from the pool (fresh pages for
+    it were most of a step's page faults); a hook that keeps it keeps its values through later steps."""
+    fresh_pool(monkeypatch)
+    use_engine("native", monkeypatch)
+    layer = getattr(rnnkit, kind)(5, 16, layer_norm=True)
+    x = torch.randn(4, 9, 5)
+    held = []
+
+    def kernel_node(fn):
+        while f"{kind}Kernel" not in fn.name():
+            fn = next(f for f, _ in fn.next_functions if f is not None)
+        return fn
+
+    for step in range(3):
+        layer.zero_grad()
+        y = layer(x * (step + 1))[0]
+        if step == 0:
+            kernel_node(y.grad_fn).register_hook(lambda grad_in, grad_out: held.append(grad_in[0]))
+        y.pow(2).sum().backward()
+        if step == 0:
+            first = held[0].clone()
+    pooled = {b.untyped_storage().data_ptr() for bases in scratch._buffers.values() for b in bases}
+    assert held[0].shape == (9, 4, gates * 16) and held[0].untyped_storage().data_ptr() in pooled
+    torch.testing.assert_close(held[0], first, atol=0, rtol=0)          # steps 2 and 3 took other buffers

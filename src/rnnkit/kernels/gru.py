@@ -56,11 +56,11 @@ class GRUKernel(torch.autograd.Function):
         T, B, H3 = z_in.shape
         H = H3 // 3
         buf = SimpleNamespace(
-            gates=timeline.buffer(z_in, T, B, H3),                                   # r, z, n
-            y=timeline.buffer(z_in, T, B, H),
-            h_in_all=timeline.buffer(z_in, T, B, H) if mask is not None else None,
-            z_all=timeline.buffer(z_in, T, B, H3) if ln_hh_weight is not None else None,   # products before LN
-            rh_all=None if spec.reset_after else timeline.buffer(z_in, T, B, H))     # r * h_in
+            gates=timeline.scratch(z_in, T, B, H3),                                  # r, z, n
+            y=timeline.buffer(z_in, T, B, H),                                        # the output: the caller's
+            h_in_all=timeline.scratch(z_in, T, B, H) if mask is not None else None,
+            z_all=timeline.scratch(z_in, T, B, H3) if ln_hh_weight is not None else None,  # products before LN
+            rh_all=None if spec.reset_after else timeline.scratch(z_in, T, B, H))    # r * h_in
         save = recording and any(ctx.needs_input_grad)           # keep what backward reads
         loops = native.loops_for(z_in)
         if loops is not None:
@@ -86,9 +86,9 @@ class GRUKernel(torch.autograd.Function):
         stats, loops, d_h, spec, timeline = ctx.extras
         T, B, H = y.shape
         grad = SimpleNamespace(
-            d_gi=timeline.buffer(y, T, B, 3 * H),
-            d_gh=timeline.buffer(y, T, B, 3 * H) if spec.reset_after else None,
-            dz_all=timeline.buffer(y, T, B, 3 * H) if ln_hh_weight is not None else None,
+            d_gi=timeline.scratch(y, T, B, 3 * H),                                   # pooled, as dL/dz_in too:
+            d_gh=timeline.scratch(y, T, B, 3 * H) if spec.reset_after else None,     # autograd drops it
+            dz_all=timeline.scratch(y, T, B, 3 * H) if ln_hh_weight is not None else None,
             dh=d_h_last.clone())                                                     # dL/dh_t, running
         saved = SimpleNamespace(P_hh=P_hh, P_in=P_in, gates=gates, z_all=z_all, z_in=z_in, ln_ih_weight=ln_ih_weight,
                                 bias_in=bias_in)
@@ -244,7 +244,7 @@ def _native_backward(loops, saved, stats, weight_hh, bias_hh, ln_hh_weight, mask
               zip(("bias_hh", "ln_hh", "ln_ih", "bias_in"), (bias_hh, ln_hh_weight, saved.ln_ih_weight, saved.bias_in))
               if param is not None}
     layer_norm_in = saved.ln_ih_weight is not None
-    vector["z_in"] = timeline.buffer(saved.z_in, *saved.z_in.shape) if layer_norm_in else grad.d_gi
+    vector["z_in"] = timeline.scratch(saved.z_in, *saved.z_in.shape) if layer_norm_in else grad.d_gi
     loops.gru_backward(saved.P_hh, saved.P_in, saved.gates, saved.z_all, hh_stats, weight_hh.contiguous(),
                        _contiguous(bias_hh), _contiguous(ln_hh_weight), mask, *native.zoneout_args(d_h),
                        spec.reset_after, timeline.batch_sizes, d_y, grad.dh, grad.d_gi, grad.d_gh, grad.dz_all,

@@ -114,8 +114,8 @@ class LSTMKernel(torch.autograd.Function):
         H = c0.shape[1]
         GH = w.weight_hh.shape[0]
         in_place = loops is not None and ln_ih_weight is not None  # the C++ loop writes dL/dz_t over dA_t once
-        d_a = (timeline.scratch if in_place else timeline.buffer)(y, T, B, GH)       # dL/dA_t (returned: buffer)
-        grad = SimpleNamespace(                                     # the input side's layer norm has read it
+        d_a = timeline.scratch(y, T, B, GH)          # dL/dA_t; pooled even as dL/dz_in: autograd reads it, drops it
+        grad = SimpleNamespace(                      # (in place: the input side's layer norm has read it first)
             dA=d_a,
             dz_all=None if w.ln_hh_weight is None else d_a if in_place else timeline.scratch(y, T, B, GH),
             dh_new_all=timeline.scratch(y, T, B, R) if w.weight_hr is not None else None,
@@ -342,7 +342,7 @@ def _native_backward(loops, saved, stats, w: LSTMWeights, mask, d_h, d_c, timeli
                    saved.ln_ih_weight))
               if param is not None}
     if layer_norm_in:
-        vector["z_in"] = timeline.buffer(saved.z_in, *saved.z_in.shape)
+        vector["z_in"] = timeline.scratch(saved.z_in, *saved.z_in.shape)          # pooled: autograd drops it
         if saved.bias_in is not None:
             vector["bias_in"] = torch.empty_like(saved.bias_in)
     else:

@@ -61,7 +61,8 @@ class Timeline:
         return like.new_empty(shape)
 
     def scratch(self, like: torch.Tensor, *shape: int) -> torch.Tensor:
-        """``buffer`` for a kernel's own tensors (never returned): reused between calls on CPU (:mod:`.scratch`)."""
+        """``buffer`` for a kernel's own tensors (never a forward's output): reused between calls on CPU
+        (:mod:`.scratch`)."""
         return scratch.empty(like, *shape, zero=self.padded)
 
 
