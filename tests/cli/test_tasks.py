@@ -106,6 +106,22 @@ def test_classifier_train_and_classify(tmp_path, capsys, monkeypatch, corpus):
     assert all(0.5 <= float(r[1]) <= 1.0 for r in rows)
 
 
+def test_classifier_distinct_train_trains_on_each_training_text_once(tmp_path, capsys):
+    from rnnkit.data.classification import load_labelled_texts, majority_labels
+
+    rows = [(f"好评{k}很好", "pos") for k in range(6)] + [(f"差评{k}太差", "neg") for k in range(6)]
+    path = tmp_path / "repeats.tsv"                          # each text 4 times, one copy of 好评0 labelled neg
+    path.write_text("text\tlabel\n" + "\n".join(f"{t}\t{l}" for t, l in rows * 3 + rows[1:] + [("好评0很好", "neg")]),
+                    encoding="utf-8")
+    train = load_labelled_texts(str(path)).split()[0]
+    distinct = majority_labels(train)
+    assert len(train) == 38 and len(distinct) == 12                # the repeats the flag drops
+    for flag, count in (([], 38), (["--distinct-train"], 12)):
+        assert main(["train", "classifier", "--corpus", str(path), "--run-dir", str(tmp_path / f"run{count}"),
+                     "--max-len", "10", "--bigram-embed-size", "4", *TINY, *flag]) == 0
+        assert re.search(rf"repeats.tsv: {count}/5/5 train/dev/test texts", capsys.readouterr().err)
+
+
 def test_classifier_from_a_pretrained_language_model(tmp_path, capsys):
     from rnnkit.data.classification import reviews_zh
     from rnnkit.tasks.classifier import Classifier

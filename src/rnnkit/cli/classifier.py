@@ -23,6 +23,9 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
     data.add_argument("--label-column", type=_column, default="label", help="header name or 0-based index")
     data.add_argument("--delimiter", help="of a user file (default: tab for .tsv, else comma)")
     add(data, "encoding", "utf-8")
+    data.add_argument("--distinct-train", action="store_true",
+                      help="train on each training text once, with the label most of its copies carry (texts "
+                           "whose copies tie left out); dev and test as they are")
     add(data, "level", "char", help="tokens: characters (Chinese) or whitespace-separated words")
     add(data, "max_len", 200, help="keep the first N tokens of each text")
     add(data, "limit")
@@ -53,7 +56,7 @@ def add_flags(parser: argparse.ArgumentParser) -> None:
 
 
 def run_train(args: argparse.Namespace, run) -> dict:
-    from ..data.classification import load_labelled_texts
+    from ..data.classification import load_labelled_texts, majority_labels
     from ..data.sequences import BucketBatches, TokenEncoder, split_text
     from ..tasks.classifier import Classifier, ClassifierConfig, classification_examples, classify_tokens
     from ..tasks.plots import plot_confusion
@@ -68,6 +71,8 @@ def run_train(args: argparse.Namespace, run) -> dict:
     corpus = load_labelled_texts(args.corpus, **options)
     labels = corpus.label_names
     parts = corpus.split()
+    if args.distinct_train:
+        parts = (majority_labels(parts[0]), *parts[1:])
     train, dev, test = (part[:args.limit] for part in parts) if args.limit else parts
     train, dev, test = ([(split_text(text, args.level)[:args.max_len], label) for text, label in part]
                         for part in (train, dev, test))

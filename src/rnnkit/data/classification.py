@@ -63,11 +63,22 @@ def reviews_zh(distinct: bool = False) -> LabelledTexts:
         labels += [label] * sum(1 for line in lines if line)
     if not distinct:
         return LabelledTexts("reviews-zh", tuple(texts), tuple(labels))
-    votes: dict[str, Counter] = {}
-    for text, label in zip(texts, labels):
-        votes.setdefault(text, Counter())[label] += 1                     # first lines first (dicts keep order)
-    kept = [(text, count.most_common(1)[0][0]) for text, count in votes.items() if count["neg"] != count["pos"]]
+    kept = majority_labels(list(zip(texts, labels)))
     return LabelledTexts("reviews-zh-distinct", tuple(t for t, _ in kept), tuple(label for _, label in kept))
+
+
+def majority_labels(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """Each text of ``(text, label)`` pairs once, at its first pair, with the label most of its pairs
+    carry; a text whose pairs tie between two or more labels is left out."""
+    votes: dict[str, Counter] = {}
+    for text, label in pairs:
+        votes.setdefault(text, Counter())[label] += 1                     # first pairs first (dicts keep order)
+    kept = []
+    for text, count in votes.items():
+        top = count.most_common(2)
+        if len(top) == 1 or top[0][1] > top[1][1]:
+            kept.append((text, top[0][0]))
+    return kept
 
 
 def read_labelled_file(path: str | Path, text_column: str | int = "text", label_column: str | int = "label",
