@@ -2,8 +2,8 @@
 
 The BPTT kernels make several ``(T, B, .)`` tensors per call that never leave them: the backward
 factors (``P, Q, K, Fe``), ``h W_hh^T`` before its layer norm, statistics, gradients of the
-pre-activations; and the gradient an LSTM with the input-side layer norm hands autograd for
-``x W_ih^T``, which autograd's product backward reads and drops. On CPU each is fresh memory from the
+pre-activations; and the gradient of the input side (``x W_ih^T + b``) an LSTM or GRU kernel hands
+autograd, which autograd's product backward reads and drops. On CPU each is fresh memory from the
 system (glibc maps blocks this large anew, and trims its heap), and its pages cost a fault and a
 zeroing on first touch: for an LSTM with layer norm at T=100, B=32, H=128 that was 15 % of a training
 step, and in a fresh process the input gradient alone another 1,500 faults a step (22.6 -> 18.4 ms).
