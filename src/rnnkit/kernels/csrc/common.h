@@ -187,12 +187,13 @@ RNNKIT_INLINE Vec<T> exp_fast(const Vec<T>& x) {
 
 // 1 / d for d >= 1 (the activations' denominators). In float32 with AVX-512 or AVX2 from the
 // hardware's reciprocal estimate (2^-14 or 1.5 2^-12) and one Newton step, r + r (1 - d r), within
-// about 2 ulp: a division per vector is most of a step's pointwise time otherwise. d is clamped to 2^126
-// first, so that r stays a normal float (>= 2^-126; 1 / inf would also give 0 * inf in the Newton step):
-// 1 / d of a larger d is denormal, and on Intel CPUs each denormal operand or result costs a microcode
-// assist — a saturated tanh (x > 43.7, e^{2x} clamped near the largest float) made the LSTM without a
-// forget gate, whose cell grows over a long sequence, 1.8x slower at T=1000. A NaN stays NaN.
-constexpr float kReciprocalMax = 0x1p126f;   // 1 / kReciprocalMax = 2^-126, the smallest normal float
+// about 2 ulp: a division per vector is most of a step's pointwise time otherwise. d is clamped to 2^125
+// first, so that the estimate and r stay normal floats (1 / inf would also give 0 * inf in the Newton
+// step): 1 / d of a larger d is near or below 2^-126, the smallest normal float (AVX2's estimate of 2^-126
+// itself falls just below), and on Intel CPUs each denormal operand or result costs a microcode assist —
+// a saturated tanh (x > 43.7, e^{2x} clamped near the largest float) made the LSTM without a forget gate,
+// whose cell grows over a long sequence, 1.8x slower at T=1000. A NaN stays NaN.
+constexpr float kReciprocalMax = 0x1p125f;
 
 template <typename T>
 RNNKIT_INLINE Vec<T> reciprocal(const Vec<T>& d) {
