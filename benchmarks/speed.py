@@ -37,6 +37,7 @@ A last line streams one step at a time without gradients (B=1, H=512) through
     python benchmarks/speed.py                        # every size, 1 and 2 threads; writes BENCHMARKS.md "Speed"
     python benchmarks/speed.py --quick --threads 1    # two sizes, fewer variants; prints only
     python benchmarks/speed.py --only "LSTM layer_norm" --rounds 9   # one row, every size; prints only
+    python benchmarks/speed.py --only "LSTM peephole" --input-scale 100   # saturated gates; prints only
 
 The machine is shared: the figures are noisy, the ratios (measured side by side) less so.
 """
@@ -174,12 +175,12 @@ def timed(fn: Callable[[], None], device, clock: str) -> float:
     return now() - started
 
 
-def bench_size(size, configs, rounds: int, device, clock: str, peers: bool) -> list[dict]:
+def bench_size(size, configs, rounds: int, device, clock: str, peers: bool, input_scale: float = 1.0) -> list[dict]:
     """Times every implementation of every config at one size, interleaved in ``rounds`` rounds: each
     config's implementations right after a run of the torch.nn layer they are divided by (training),
-    and its inference right after torch.nn's inference."""
+    and its inference right after torch.nn's inference. The inputs are standard normal times ``input_scale``."""
     T, B, I, H = size
-    x = torch.randn(B, T, I, device=device, requires_grad=True)
+    x = (torch.randn(B, T, I, device=device) * input_scale).requires_grad_()
     torch_layers = {kind: TORCH_LAYERS[kind](I, H, batch_first=True).to(device)
                     for kind in dict.fromkeys(c.kind for c in configs)}
     references = {kind: step_fn(layer, x) for kind, layer in torch_layers.items()}
@@ -347,6 +348,8 @@ def main() -> None:
     parser.add_argument("--clock", choices=("auto", "cpu", "wall"), default="auto",
                         help="process CPU time or wall time (auto: CPU time at 1 thread, wall time at more)")
     parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
+    parser.add_argument("--input-scale", type=float, default=1.0, metavar="S",
+                        help="inputs of standard deviation S (100: saturated gates, denormal products); no write")
     parser.add_argument("--append", action="store_true",
                         help="add the tables to BENCHMARKS.md's Speed section instead of replacing it")
     args = parser.parse_args()
@@ -369,7 +372,8 @@ def main() -> None:
         (" --peers" if args.peers else "") + (" --append" if args.append else "") + \
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
-        (f" --clock {args.clock}" if args.clock != "auto" else "")
+        (f" --clock {args.clock}" if args.clock != "auto" else "") + \
+        (f" --input-scale {args.input_scale:g}" if args.input_scale != 1.0 else "")
     try:
         import keras
         keras_version = f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
@@ -392,7 +396,8 @@ def main() -> None:
     for index, threads in enumerate(args.threads):
         torch.set_num_threads(threads)
         for size in sizes:
-            rows = bench_size(size, configs, args.rounds, args.device, clock(threads), peers=args.peers and index == 0)
+            rows = bench_size(size, configs, args.rounds, args.device, clock(threads), peers=args.peers and index == 0,
+                              input_scale=args.input_scale)
             table, missed = size_table(size, rows, threads, clock(threads), peers=args.peers and index == 0)
             print("\n".join(table), flush=True)
             lines += table
@@ -406,7 +411,7 @@ def main() -> None:
         lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, clock(args.threads[0]))), ""]
     lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
     print("\n".join(lines[-4:]), flush=True)
-    if not (args.quick or args.only):
+    if not (args.quick or args.only or args.input_scale != 1.0):
         write_section("\n".join(lines), append=args.append)
         print(f"wrote the Speed section of {BENCHMARKS_MD}")
 

@@ -179,6 +179,26 @@ def test_saturated_activations_match_the_torch_loops(kind, options, monkeypatch)
     torch.testing.assert_close(outputs["native"], outputs["torch"], atol=1e-6, rtol=0)
 
 
+@pytest.mark.parametrize("options", [{"peephole": True}, {"forget_gate": False}])
+def test_the_loops_flush_denormals_and_leave_the_callers_mode(options, monkeypatch):
+    """Inputs of about ±1000 saturate an LSTM's gates (sigmoid ≈ 1e-38), and the loops' products fall below the
+    smallest normal float: the loops flush them to zero (kernels/csrc/denormals.h: each denormal costs an
+    Intel CPU a microcode assist), in what they write forward (outputs, final states) and backward (the
+    initial states' gradients) — the torch loops keep some here — and the calling thread's gradual
+    underflow is as it was after them."""
+    use_engine("native", monkeypatch)
+    tiny = torch.finfo(torch.float32).tiny
+    torch.manual_seed(0)
+    layer = rnnkit.LSTM(8, 16, **options)
+    x = torch.randn(4, 50, 8) * 1000
+    state = (torch.zeros(1, 4, 16, requires_grad=True), torch.zeros(1, 4, 16, requires_grad=True))
+    y, final = layer(x, state)
+    (y.sum() + final[0].sum() + final[1].sum()).backward()
+    for tensor in (y, *final, *(s.grad for s in state)):      # the gradients of the GEMMs outside may hold some
+        assert not ((tensor != 0) & (tensor.abs() < tiny)).any()
+    assert (torch.tensor([tiny]) * 0.25).item() != 0.0          # a denormal, as IEEE arithmetic makes it
+
+
 @pytest.mark.parametrize("nonlinearity", ["sigmoid", "tanh"])
 def test_the_loops_activations_over_the_float_range(nonlinearity, monkeypatch):
     """The loops' sigmoid and tanh (one exponential each: kernels/csrc/common.h exp_u20_lanes, ATen's

@@ -19,7 +19,9 @@
 
 using namespace rnnkit_native;
 
+// Every loop runs with denormals flushed to zero on the calling thread (denormals.h).
 #define RNNKIT_DISPATCH(tensor, ...)                                                          \
+  FlushDenormals flush_denormals;                                                             \
   if ((tensor).scalar_type() == at::kDouble) {                                                \
     using scalar_t = double;                                                                  \
     __VA_ARGS__;                                                                              \
