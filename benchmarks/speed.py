@@ -46,6 +46,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import platform
 import statistics
 import time
 from pathlib import Path
@@ -154,6 +155,15 @@ def inference_fn(layer, x: torch.Tensor) -> Callable[[], None]:
         with torch.no_grad():
             layer(x)
     return run
+
+
+def cpu_name() -> str:
+    """The CPU's model name (the ratios differ between CPUs: oneDNN's and the loops' kernels, denormal costs)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as lines:
+            return next(line.split(":", 1)[1].strip() for line in lines if line.startswith("model name"))
+    except (OSError, StopIteration):
+        return platform.processor() or platform.machine()
 
 
 def target(H: int) -> float:
@@ -380,7 +390,8 @@ def main() -> None:
     except ImportError:
         keras_version = "Keras not installed"
     header = [f"    {command}", "",
-              f"torch {torch.__version__}, device {args.device}, {os.cpu_count()} cores, C++ step loops: {build_note}, "
+              f"torch {torch.__version__}, device {args.device}, {cpu_name()}, {os.cpu_count()} cores, "
+              f"C++ step loops: {build_note}, "
               f"{keras_version if args.peers else ''}{', ' if args.peers else ''}"
               f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
               f"Ratios are medians over {args.rounds} interleaved rounds of time (each table names its clock) / "
