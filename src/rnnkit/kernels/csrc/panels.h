@@ -5,7 +5,7 @@
 // same weight, so its cost is the library call (descriptors, dispatch, repacking the weight) as much
 // as the arithmetic. Here the weight is packed once per kernel call; each step runs register-blocked
 // 12 x 32 tiles (24 of the 32 zmm registers as accumulators, twelve broadcasts of x and two panel loads
-// per k: 8 x 32 tiles ran 0.89-0.93x as fast at 32 x 128 -> 512 and on chunks of the input projection),
+// per k: 8 x 32 tiles took 1.08-1.13x as long at 32 x 128 -> 512 and on chunks of the input projection),
 // the panels split over torch's intra-op threads. Summation runs over k in order, one float32 FMA chain
 // per output, whatever the tile.
 #pragma once
