@@ -127,9 +127,7 @@ using Vec = at::vec::Vectorized<T>;
 // e^x of float lanes by ATen's exp_u20 algorithm (ATen/cpu/vec/vec512|vec256/vec*_float.h), restated
 // here so that it is always inlined: GCC kept ATen's as an out-of-line call in the LSTM forward step,
 // and each call there spilled the live vector registers. x = n ln2 + r, e^r by a degree-5 polynomial,
-// times 2^n (as (y 2) 2^(n - 1): y 2^(n - 1) first would be denormal for x just above ln FLT_MIN, a
-// microcode assist on Intel CPUs, for the same bits); inputs are clamped to [ln FLT_MIN, ln FLT_MAX] and
-// below ln FLT_MIN give 0.
+// times 2^n; inputs are clamped to [ln FLT_MIN, ln FLT_MAX] and below ln FLT_MIN give 0.
 #if defined(CPU_CAPABILITY_AVX512)
 RNNKIT_INLINE __m512 exp_u20_lanes(__m512 x) {
   const __mmask16 tiny = _mm512_cmp_ps_mask(x, _mm512_castsi512_ps(_mm512_set1_epi32(0xc2aeac50)), _CMP_LT_OS);
@@ -146,7 +144,7 @@ RNNKIT_INLINE __m512 exp_u20_lanes(__m512 x) {
   const __m512i n1 = _mm512_cvtps_epi32(_mm512_sub_ps(fx, _mm512_set1_ps(1.0f)));               // 2^(n - 1)
   __m512 pow2 = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_add_epi32(n1, _mm512_set1_epi32(127)), 23));
   pow2 = _mm512_mask_blend_ps(tiny, pow2, _mm512_setzero_ps());
-  return _mm512_mul_ps(_mm512_mul_ps(y, _mm512_set1_ps(2.0f)), pow2);     // (y 2) 2^(n - 1)
+  return _mm512_mul_ps(_mm512_mul_ps(y, pow2), _mm512_set1_ps(2.0f));
 }
 #elif defined(CPU_CAPABILITY_AVX2)
 RNNKIT_INLINE __m256 exp_u20_lanes(__m256 x) {
@@ -164,7 +162,7 @@ RNNKIT_INLINE __m256 exp_u20_lanes(__m256 x) {
   const __m256i n1 = _mm256_cvtps_epi32(_mm256_sub_ps(fx, _mm256_set1_ps(1.0f)));
   __m256 pow2 = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_add_epi32(n1, _mm256_set1_epi32(127)), 23));
   pow2 = _mm256_blendv_ps(pow2, _mm256_setzero_ps(), tiny);
-  return _mm256_mul_ps(_mm256_mul_ps(y, _mm256_set1_ps(2.0f)), pow2);
+  return _mm256_mul_ps(_mm256_mul_ps(y, pow2), _mm256_set1_ps(2.0f));
 }
 #endif
 
@@ -187,25 +185,21 @@ RNNKIT_INLINE Vec<T> exp_fast(const Vec<T>& x) {
 
 // 1 / d for d >= 1 (the activations' denominators). In float32 with AVX-512 or AVX2 from the
 // hardware's reciprocal estimate (2^-14 or 1.5 2^-12) and one Newton step, r + r (1 - d r), within
-// about 2 ulp: a division per vector is most of a step's pointwise time otherwise. d is clamped to 2^125
-// first, so that the estimate and r stay normal floats (1 / inf would also give 0 * inf in the Newton
-// step): 1 / d of a larger d is near or below 2^-126, the smallest normal float (AVX2's estimate of 2^-126
-// itself falls just below), and on Intel CPUs each denormal operand or result costs a microcode assist —
-// a saturated tanh (x > 43.7, e^{2x} clamped near the largest float) made the LSTM without a forget gate,
-// whose cell grows over a long sequence, 1.8x slower at T=1000. A NaN stays NaN.
-constexpr float kReciprocalMax = 0x1p125f;
-
+// about 2 ulp: a division per vector is most of a step's pointwise time otherwise. d is clamped to the
+// largest float first (1 / inf would give 0 * inf in the Newton step); a NaN stays NaN. A result below the
+// smallest normal float (a saturated tanh's 2 / (1 + e^{2x})) is flushed to 0: the loops run with
+// denormals off (denormals.h).
 template <typename T>
 RNNKIT_INLINE Vec<T> reciprocal(const Vec<T>& d) {
 #if defined(CPU_CAPABILITY_AVX512)
   if constexpr (std::is_same_v<T, float>) {
-    const __m512 dc = _mm512_min_ps(_mm512_set1_ps(kReciprocalMax), d);   // NaN: d
+    const __m512 dc = _mm512_min_ps(_mm512_set1_ps(std::numeric_limits<float>::max()), d);   // NaN: d
     const __m512 r = _mm512_rcp14_ps(dc);
     return _mm512_fmadd_ps(r, _mm512_fnmadd_ps(dc, r, _mm512_set1_ps(1.0f)), r);
   }
 #elif defined(CPU_CAPABILITY_AVX2)
   if constexpr (std::is_same_v<T, float>) {
-    const __m256 dc = _mm256_min_ps(_mm256_set1_ps(kReciprocalMax), d);
+    const __m256 dc = _mm256_min_ps(_mm256_set1_ps(std::numeric_limits<float>::max()), d);
     const __m256 r = _mm256_rcp_ps(dc);
     return _mm256_fmadd_ps(r, _mm256_fnmadd_ps(dc, r, _mm256_set1_ps(1.0f)), r);
   }
