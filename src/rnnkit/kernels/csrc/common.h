@@ -345,10 +345,7 @@ void over_rows(int64_t r, int64_t work, const F& fn) {
     fn(int64_t(0), r);
     return;
   }
-  at::parallel_for(0, r, (r + tasks - 1) / tasks, [&](int64_t b0, int64_t b1) {
-    FlushDenormals flush;                                                    // this task's thread
-    fn(b0, b1);
-  });
+  parallel_for_flushed(0, r, (r + tasks - 1) / tasks, fn);
 }
 
 // dh[j:r] += dy[t][j:r]: rows whose last valid step is t join the backward pass here.

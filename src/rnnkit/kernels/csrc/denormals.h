@@ -1,5 +1,9 @@
 // rnnkit native loops: denormal floats flushed to zero while the loops run. See bindings.cpp.
 #pragma once
+#include <ATen/Parallel.h>
+
+#include <cstdint>
+
 #if defined(__x86_64__) || defined(__i386__)
 #include <xmmintrin.h>
 #endif
@@ -13,7 +17,7 @@ namespace rnnkit_native {
 // result costs a microcode assist of the order of a hundred cycles: inputs scaled by 100 made an LSTM
 // training step 5-7x slower (torch.nn's own LSTM too). Results differ from gradual underflow only in
 // values below 2^-126 (float; 2^-1022 in double), which become 0. Every thread that runs loop work sets it
-// (the entry points, and the tasks of over_rows and panel_product); a no-op on other CPUs.
+// (the entry points, and every task of parallel_for_flushed); a no-op on other CPUs.
 class FlushDenormals {
  public:
 #if defined(__x86_64__) || defined(__i386__)
@@ -27,5 +31,14 @@ class FlushDenormals {
   FlushDenormals(const FlushDenormals&) = delete;
   FlushDenormals& operator=(const FlushDenormals&) = delete;
 };
+
+// at::parallel_for whose tasks run fn(begin, end) with denormals flushed on their own threads too.
+template <typename F>
+void parallel_for_flushed(int64_t begin, int64_t end, int64_t grain, const F& fn) {
+  at::parallel_for(begin, end, grain, [&](int64_t b0, int64_t b1) {
+    FlushDenormals flush;
+    fn(b0, b1);
+  });
+}
 
 }  // namespace rnnkit_native

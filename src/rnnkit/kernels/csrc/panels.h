@@ -127,10 +127,8 @@ inline void panel_product(int64_t rows, const float* x, int64_t ldx, const Panel
   const int64_t count = (w.n + kPanel - 1) / kPanel;
   const int64_t per_panel = std::max<int64_t>(1, rows * w.k * kPanel);
   const int64_t grain = std::max<int64_t>(1, (kTaskMacs + per_panel - 1) / per_panel);
-  at::parallel_for(0, count, grain, [&](int64_t q0, int64_t q1) {
-    FlushDenormals flush;                                                    // this task's thread
-    panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo);
-  });
+  parallel_for_flushed(0, count, grain,
+                       [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
 }
 
 }  // namespace rnnkit_native
