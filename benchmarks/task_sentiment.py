@@ -7,6 +7,7 @@ import json
 import os
 import random
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import torch
@@ -32,15 +33,23 @@ def tfidf_vectorizer():
     return TfidfVectorizer(analyzer="char", ngram_range=(1, 3), min_df=2, sublinear_tf=True)
 
 
-def sentiment(args: argparse.Namespace) -> dict:
-    from sklearn.linear_model import LogisticRegression
-    from snownlp import SnowNLP
+class Splits(NamedTuple):
+    """A corpus's splits as the benchmark scores them: gold labels as class indices (1: positive), and which
+    test texts the training split does not hold word for word (the corpus repeats lines)."""
 
+    train: list[tuple[str, str]]
+    dev: list[tuple[str, str]]
+    test: list[tuple[str, str]]
+    dev_gold: np.ndarray
+    gold: np.ndarray
+    unseen: np.ndarray
+
+
+def sentiment(args: argparse.Namespace) -> dict:
     corpus = load_labelled_texts(args.sentiment_corpus)
     labels = corpus.label_names
-    train_split, dev, test = corpus.split()
     assert labels == ["neg", "pos"]                                       # class 1: positive (binary_scores)
-    dev_gold, gold = (np.array([labels.index(label) for _, label in split]) for split in (dev, test))
+    train_split, dev, test = corpus.split()
     source, cleaned = corpus.name, ""
     if args.relabel_below:
         path, flipped, train_split = relabelled_corpus(args.run_root, args.relabel_below, corpus)
@@ -48,53 +57,93 @@ def sentiment(args: argparse.Namespace) -> dict:
         print(f"{path}: {flipped} of {len(train_split)} training labels flipped "
               f"(out-of-fold P < {args.relabel_below})")
     training_texts = {text for text, _ in train_split}
-    unseen = np.array([text not in training_texts for text, _ in test])       # the rest are in training too
-    print(f"test texts the training split holds word for word: {int((~unseen).sum())} of {len(test)}")
-    ours, ensemble_wrong = {}, None
+    splits = Splits(train_split, dev, test, *(np.array([labels.index(label) for _, label in split])
+                                              for split in (dev, test)),
+                    np.array([text not in training_texts for text, _ in test]))
+    print(f"test texts the training split holds word for word: {int((~splits.unseen).sum())} of {len(test)}")
+    ours, ensemble = {}, None
     if "bilstm" in args.classifiers:
-        name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling") + cleaned
-        runs = {seed: args.run_root / run for seed, run in seed_runs("sentiment", args.seeds).items()}
-        for seed, run_dir in runs.items():
-            ours[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
-                "classifier", "--corpus", source, *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
-        members = list(runs.values())
-        for root in args.ensemble_with:                                   # other recipes' runs of the same seeds
-            for seed, run in seed_runs("sentiment", args.seeds).items():
-                scores_path = root / run / "test_scores.json"
-                if not scores_path.exists():
-                    raise SystemExit(f"--ensemble-with: {root / run} holds no finished run ({scores_path.name})")
-                ours[f"{root.name}, seed {seed}"] = json.loads(scores_path.read_text(encoding="utf-8"))
-                members.append(root / run)
-        if len(members) > 1:
-            dev_p, test_p = (ensemble_probabilities(members, split, labels)[:, 1].numpy() for split in (dev, test))
-            what = f"{len(members)} models" if args.ensemble_with else f"{len(members)} seeds"
-            ours[f"{name}: ensemble of the {what} (mean probability)"] = binary_scores(
-                dev_p, dev_gold, test_p, gold, unseen)
-            ensemble_wrong = (test_p > 0.5) != gold
+        ours, ensemble = bilstm_rows(args, source, cleaned, splits, labels)
     if "ulmfit" in args.classifiers:
         ours["rnnkit ULMFiT: char LSTM LM, fine-tuned"] = ulmfit(args, train_split)
-    vectorizer = tfidf_vectorizer()
-    x_train = vectorizer.fit_transform([t for t, _ in train_split])
-    y_train = [labels.index(label) for _, label in train_split]
-    best = None
-    for c in (0.3, 1.0, 3.0, 10.0):
-        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
-        dev_accuracy = model.score(vectorizer.transform([t for t, _ in dev]), dev_gold)
-        if best is None or dev_accuracy > best[0]:
-            best = (dev_accuracy, c, model)
-    dev_p, test_p = (best[2].predict_proba(vectorizer.transform([t for t, _ in split]))[:, 1] for split in (dev, test))
-    tfidf = binary_scores(dev_p, dev_gold, test_p, gold, unseen)
-    if ensemble_wrong is not None:
-        shared_errors(test, gold, labels, ensemble_wrong, (test_p > 0.5) != gold, args.shared_errors)
-    snow = classification_scores(gold.tolist(), [labels.index("pos") if SnowNLP(t).sentiments > 0.5
-                                                 else labels.index("neg") for t, _ in test], 2)
-    results = {**ours, f"TF-IDF char 1-3 + LR (C={best[1]}){cleaned}": tfidf,
-               "snownlp 0.12 (trained on all reviews)": snow}
+    c, tfidf_p = tfidf_probabilities(splits, labels)
+    results = {**ours, f"TF-IDF char 1-3 + LR (C={c}){cleaned}": binary_scores(*tfidf_p, splits)}
+    if ensemble is not None:
+        shared_errors(test, splits.gold, labels, (ensemble[1] > 0.5) != splits.gold,
+                      (tfidf_p[1] > 0.5) != splits.gold, args.shared_errors)
+        weight, hybrid = hybrid_scores(ensemble, tfidf_p, splits)
+        results[f"hybrid, not an RNN result: {weight} x the ensemble + {1 - weight:.1f} x TF-IDF"] = hybrid
+    results["snownlp 0.12 (trained on all reviews)"] = snownlp_scores(test, splits.gold, labels)
     print(f"{corpus.name} test: {len(test)} reviews; 'dev threshold': P(pos) cut where the dev accuracy is best")
-    extra = ("accuracy_dev_threshold", "accuracy_unseen")                   # ensemble and TF-IDF rows only
+    extra = ("accuracy_dev_threshold", "accuracy_unseen")                   # ensemble, TF-IDF, hybrid rows only
     print(table(["classifier", "accuracy", "macro-F1", "accuracy, dev threshold", "accuracy, unseen texts"],
                 [[n, s["accuracy"], s["macro_f1"], *(s.get(k, "—") for k in extra)] for n, s in results.items()]))
     return results
+
+
+def bilstm_rows(args: argparse.Namespace, source: str, cleaned: str, splits: Splits,
+                labels: list[str]) -> tuple[dict, tuple[np.ndarray, np.ndarray] | None]:
+    """The BiLSTM's test scores per seed (trained, or read back with --reuse), the finished runs of
+    --ensemble-with's run roots, and with more than one model their ensemble's row; returns the rows and the
+    ensemble's ``(dev, test)`` P(pos) (None for one model)."""
+    name = "rnnkit BiLSTM, " + (" ".join(args.extra) if args.extra else "max pooling") + cleaned
+    runs = {seed: args.run_root / run for seed, run in seed_runs("sentiment", args.seeds).items()}
+    rows = {}
+    for seed, run_dir in runs.items():
+        rows[name + (f", seed {seed}" if len(runs) > 1 else "")] = train(args, run_dir, [
+            "classifier", "--corpus", source, *CLASSIFIER_ARGS, "--seed", str(seed), *args.extra])
+    members = list(runs.values())
+    for root in args.ensemble_with:                                       # other recipes' runs of the same seeds
+        for seed, run in seed_runs("sentiment", args.seeds).items():
+            scores_path = root / run / "test_scores.json"
+            if not scores_path.exists():
+                raise SystemExit(f"--ensemble-with: {root / run} holds no finished run ({scores_path.name})")
+            rows[f"{root.name}, seed {seed}"] = json.loads(scores_path.read_text(encoding="utf-8"))
+            members.append(root / run)
+    if len(members) == 1:
+        return rows, None
+    dev_p, test_p = (ensemble_probabilities(members, split, labels)[:, 1].numpy()
+                     for split in (splits.dev, splits.test))
+    what = f"{len(members)} models" if args.ensemble_with else f"{len(members)} seeds"
+    rows[f"{name}: ensemble of the {what} (mean probability)"] = binary_scores(dev_p, test_p, splits)
+    return rows, (dev_p, test_p)
+
+
+def tfidf_probabilities(splits: Splits, labels: list[str]) -> tuple[float, tuple[np.ndarray, np.ndarray]]:
+    """The n-gram baseline: logistic regression on :func:`tfidf_vectorizer`'s features of the training
+    split, C chosen on dev accuracy; returns C and the model's ``(dev, test)`` P(pos)."""
+    from sklearn.linear_model import LogisticRegression
+
+    vectorizer = tfidf_vectorizer()
+    x_train = vectorizer.fit_transform([t for t, _ in splits.train])
+    y_train = [labels.index(label) for _, label in splits.train]
+    best = None
+    for c in (0.3, 1.0, 3.0, 10.0):
+        model = LogisticRegression(C=c, max_iter=2000).fit(x_train, y_train)
+        dev_accuracy = model.score(vectorizer.transform([t for t, _ in splits.dev]), splits.dev_gold)
+        if best is None or dev_accuracy > best[0]:
+            best = (dev_accuracy, c, model)
+    return best[1], tuple(best[2].predict_proba(vectorizer.transform([t for t, _ in split]))[:, 1]
+                          for split in (splits.dev, splits.test))
+
+
+def hybrid_scores(ensemble: tuple[np.ndarray, np.ndarray], tfidf: tuple[np.ndarray, np.ndarray],
+                  splits: Splits) -> tuple[float, dict]:
+    """Scores of w P_ensemble + (1 - w) P_tfidf, w in 0.3, 0.5, 0.7 chosen on dev accuracy (the middlemost of
+    ties): whether the two make different errors. Not an RNN result: it contains the baseline."""
+    weights = (0.3, 0.5, 0.7)
+    dev_accuracy = [(((w * ensemble[0] + (1 - w) * tfidf[0]) > 0.5) == splits.dev_gold).mean() for w in weights]
+    best = [w for w, a in zip(weights, dev_accuracy) if a == max(dev_accuracy)]
+    w = best[len(best) // 2]
+    return w, binary_scores(*(w * p + (1 - w) * q for p, q in zip(ensemble, tfidf)), splits)
+
+
+def snownlp_scores(test: list[tuple[str, str]], gold: np.ndarray, labels: list[str]) -> dict:
+    """snownlp's sentiment model (trained on all of these reviews, the test split included), cut at 0.5."""
+    from snownlp import SnowNLP
+
+    predicted = [labels.index("pos") if SnowNLP(t).sentiments > 0.5 else labels.index("neg") for t, _ in test]
+    return classification_scores(gold.tolist(), predicted, 2)
 
 
 def ulmfit(args: argparse.Namespace, train_split) -> dict:
@@ -172,16 +221,16 @@ def ensemble_probabilities(run_dirs: list[Path], texts: list[tuple[str, str]], l
     return total / len(run_dirs)
 
 
-def binary_scores(dev_positive: np.ndarray, dev_gold: np.ndarray, test_positive: np.ndarray,
-                  test_gold: np.ndarray, unseen: np.ndarray) -> dict:
+def binary_scores(dev_positive: np.ndarray, test_positive: np.ndarray, splits: Splits) -> dict:
     """Test scores of P(class 1) against 0.5 (the argmax), plus ``dev_threshold``, the threshold in
     0.20, 0.205, ..., 0.80 of the best dev accuracy (the middlemost of ties), ``accuracy_dev_threshold``,
-    the test accuracy there, and ``accuracy_unseen``, the accuracy (cut 0.5) on the test texts where
-    ``unseen`` (those the training split does not hold word for word)."""
+    the test accuracy there, and ``accuracy_unseen``, the accuracy (cut 0.5) on the test texts the training
+    split does not hold word for word."""
+    test_gold = splits.gold
     scores = classification_scores(test_gold.tolist(), (test_positive > 0.5).astype(int).tolist(), 2)
-    scores["accuracy_unseen"] = float(((test_positive > 0.5) == test_gold)[unseen].mean())
+    scores["accuracy_unseen"] = float(((test_positive > 0.5) == test_gold)[splits.unseen].mean())
     grid = np.round(np.arange(0.2, 0.8001, 0.005), 3)
-    dev_accuracy = np.array([((dev_positive > t) == dev_gold).mean() for t in grid])
+    dev_accuracy = np.array([((dev_positive > t) == splits.dev_gold).mean() for t in grid])
     best = np.flatnonzero(dev_accuracy == dev_accuracy.max())
     threshold = float(grid[best[len(best) // 2]])
     return {**scores, "dev_threshold": threshold,

@@ -22,7 +22,8 @@
   seeds). The ensemble and TF-IDF are also scored with the cut on P(pos) chosen on the
   dev split, and on the test texts that the training split does not hold word for word (the corpus repeats
   lines: most test texts are also training texts); ``--shared-errors K`` prints K of the test reviews both
-  get wrong, to read.
+  get wrong, to read. With an ensemble, a last row mixes its P(pos) with TF-IDF's (weight chosen on dev): how
+  far the two models' errors differ, not an RNN result.
 * ``forecast``: ``rnnkit train forecaster`` per series against naive, seasonal naive, ARIMA (co2: the
   Box-Jenkins airline model (0,1,1)x(0,1,1)12; others: orders by pmdarima's non-seasonal
   ``auto_arima``) and ETS (statsmodels' state-space exponential smoothing), both fitted once on the
