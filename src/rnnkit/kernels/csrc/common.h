@@ -71,8 +71,10 @@ inline Tensor onednn_linear(const Tensor& x, const Tensor& packed) {
   return stack[0].toTensor();
 }
 
-// One recurrent product, out (rows x n) = beta out + x (rows x k) op(W): op(W) = W^T for a weight
-// W (n x k), or W itself for W (k x n) (`transposed`, the backward products). In float32 on a CPU
+// One recurrent product, out (rows x n) = beta out + x (rows x k) op(W) [+ add]: op(W) = W^T for a weight
+// W (n x k), or W itself for W (k x n) (`transposed`, the backward products); `add`, optional, is a
+// matrix of rows ld_add apart, or with ld_add 0 one row added to every row (a bias), added as the panel
+// kernel stores its tiles (elsewhere copied into out first, beta then 0). In float32 on a CPU
 // with AVX-512 it runs the panel kernel (panels.h, the weight packed once per kernel call); with a
 // oneDNN-packed weight (op(W)^T packed as an n x k linear weight) through oneDNN; else through BLAS.
 template <typename T>
@@ -83,13 +85,19 @@ struct Product {
   const Tensor* packed = nullptr;
   std::shared_ptr<Panels> panels;
 
-  void operator()(int64_t rows, const T* x, int64_t ldx, T beta, T* out, int64_t ldo) const {
+  void operator()(int64_t rows, const T* x, int64_t ldx, T beta, T* out, int64_t ldo, const T* add = nullptr,
+                  int64_t ld_add = 0) const {
     if (rows == 0) return;
     if constexpr (std::is_same_v<T, float>) {
       if (panels) {
-        panel_product(rows, x, ldx, *panels, beta, out, ldo);
+        panel_product(rows, x, ldx, *panels, beta, out, ldo, add, ld_add);
         return;
       }
+    }
+    if (add) {                                                            // out = add, then out + x op(W)
+      TORCH_CHECK(beta == T(0), "Product: an addend with beta ", beta);
+      for (int64_t b = 0; b < rows; ++b) std::memcpy(out + b * ldo, add + b * ld_add, n * sizeof(T));
+      beta = T(1);
     }
     if (packed) {
       const Tensor xt = at::from_blob(const_cast<T*>(x), {rows, k}, {ldx, 1},

@@ -30,9 +30,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
     T* z_t = Z ? Z + t * B * H3 : nullptr;
     if (p.reset_after) {                                                  // gh = h_in W^T + b_hh [LN]
       if (!p.ln_hh) {
-        for (int64_t b = 0; b < r; ++b)
-          for (int64_t k = 0; k < H3; ++k) gh[b * H3 + k] = p.b_hh ? p.b_hh[k] : T(0);
-        p.hh(r, h_in, H, T(1), gh.data(), H3);
+        p.hh(r, h_in, H, T(0), gh.data(), H3, p.b_hh, 0);
       } else {
         p.hh(r, h_in, H, T(0), z_t, H3);
         layer_norm_rows(z_t, r, 3, H, p.ln_hh, p.b_hh, gh.data(), ST + t * B * 6);           // the r rows at once

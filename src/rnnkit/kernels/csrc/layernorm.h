@@ -215,9 +215,8 @@ struct Projection {
   void advance(int64_t t, int64_t Tn, InputSide<T>& input) {
     if (!x || t % steps != 0) return;
     const int64_t rows = std::min(steps, Tn - t) * input.B, N = input.N;
-    const bool add_bias = bias && !ln;                                    // with ln the bias is its shift
-    for (int64_t k = 0; add_bias && k < rows; ++k) std::memcpy(buffer.data() + k * N, bias, N * sizeof(T));
-    ih(rows, x + t * input.B * I, I, T(add_bias ? 1 : 0), buffer.data(), N);
+    const T* add = ln ? nullptr : bias;                                   // with ln the bias is its shift
+    ih(rows, x + t * input.B * I, I, T(0), buffer.data(), N, add, 0);
     if (ln) layer_norm_rows(buffer.data(), rows, N / H, H, ln, bias, buffer.data(), stats + t * input.B * (N / H) * 2);
     input.a_in = buffer.data();
     input.row0 = t * input.B;

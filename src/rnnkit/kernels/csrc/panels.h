@@ -59,11 +59,12 @@ inline std::shared_ptr<Panels> pack_panels(const float* w, int64_t n, int64_t k,
   return packed;
 }
 
-// One MR x 32 tile: out[r][0:cols] = beta out[r] + sum_kk x[r][kk] panel[kk][:] (masks m0, m1 cut the columns).
+// One MR x 32 tile: out[r][0:cols] = beta out[r] + sum_kk x[r][kk] panel[kk][:] + add[r * ld_add][0:cols]
+// (add optional; ld_add 0 adds one row to every row, a bias), the masks m0, m1 cutting the columns.
 template <int MR>
 __attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float* x, int64_t ldx, const float* panel,
-                                                          float beta, float* out, int64_t ldo, __mmask16 m0,
-                                                          __mmask16 m1) {
+                                                          float beta, const float* add, int64_t ld_add, float* out,
+                                                          int64_t ldo, __mmask16 m0, __mmask16 m1) {
   __m512 acc0[MR], acc1[MR];
   for (int r = 0; r < MR; ++r) acc0[r] = acc1[r] = _mm512_setzero_ps();
   for (int64_t kk = 0; kk < k; ++kk) {
@@ -81,6 +82,11 @@ __attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float
       acc0[r] = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m0, o), acc0[r]);
       acc1[r] = _mm512_fmadd_ps(scale, _mm512_maskz_loadu_ps(m1, o + 16), acc1[r]);
     }
+    if (add) {
+      const float* a = add + r * ld_add;
+      acc0[r] = _mm512_add_ps(acc0[r], _mm512_maskz_loadu_ps(m0, a));
+      acc1[r] = _mm512_add_ps(acc1[r], _mm512_maskz_loadu_ps(m1, a + 16));
+    }
     _mm512_mask_storeu_ps(o, m0, acc0[r]);
     _mm512_mask_storeu_ps(o + 16, m1, acc1[r]);
   }
@@ -88,31 +94,28 @@ __attribute__((target("avx512f"))) inline void panel_tile(int64_t k, const float
 
 // Panels [q0, q1) of the product, all rows.
 __attribute__((target("avx512f"))) inline void panel_range(int64_t q0, int64_t q1, int64_t rows, const float* x,
-                                                           int64_t ldx, const Panels& w, float beta, float* out,
-                                                           int64_t ldo) {
+                                                           int64_t ldx, const Panels& w, float beta, const float* add,
+                                                           int64_t ld_add, float* out, int64_t ldo) {
   for (int64_t q = q0; q < q1; ++q) {
     const int64_t cols = std::min(kPanel, w.n - q * kPanel);
     const __mmask16 m0 = cols >= 16 ? 0xFFFF : static_cast<__mmask16>((1u << cols) - 1);
     const __mmask16 m1 = cols >= 32 ? 0xFFFF : cols > 16 ? static_cast<__mmask16>((1u << (cols - 16)) - 1) : 0;
     const float* panel = w.data.data() + q * w.k * kPanel;
     float* o = out + q * kPanel;
+    const float* a = add ? add + q * kPanel : nullptr;
     int64_t i = 0;
     for (; i + kTile <= rows; i += kTile)
-      panel_tile<kTile>(w.k, x + i * ldx, ldx, panel, beta, o + i * ldo, ldo, m0, m1);
+      panel_tile<kTile>(w.k, x + i * ldx, ldx, panel, beta, a ? a + i * ld_add : nullptr, ld_add, o + i * ldo, ldo, m0,
+                        m1);
     const float* xi = x + i * ldx;
+    const float* ai = a ? a + i * ld_add : nullptr;
     float* oi = o + i * ldo;
     switch (rows - i) {
-      case 11: panel_tile<11>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 10: panel_tile<10>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 9: panel_tile<9>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 8: panel_tile<8>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 7: panel_tile<7>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 6: panel_tile<6>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 5: panel_tile<5>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 4: panel_tile<4>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 3: panel_tile<3>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 2: panel_tile<2>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
-      case 1: panel_tile<1>(w.k, xi, ldx, panel, beta, oi, ldo, m0, m1); break;
+#define RNNKIT_TILE(MR) \
+      case MR: panel_tile<MR>(w.k, xi, ldx, panel, beta, ai, ld_add, oi, ldo, m0, m1); break;
+      RNNKIT_TILE(11) RNNKIT_TILE(10) RNNKIT_TILE(9) RNNKIT_TILE(8) RNNKIT_TILE(7) RNNKIT_TILE(6)
+      RNNKIT_TILE(5) RNNKIT_TILE(4) RNNKIT_TILE(3) RNNKIT_TILE(2) RNNKIT_TILE(1)
+#undef RNNKIT_TILE
       default: break;
     }
   }
@@ -120,15 +123,17 @@ __attribute__((target("avx512f"))) inline void panel_range(int64_t q0, int64_t q
 
 constexpr int64_t kTaskMacs = 1 << 18;   // the least work worth a thread's fork and join (a few µs)
 
-// out (rows x n) = beta out + x (rows x k) op(W), the panels split over torch's intra-op threads in
-// tasks of at least kTaskMacs multiply-adds (a small product runs on the calling thread).
+// out (rows x n) = beta out + x (rows x k) op(W) + add (rows of ld_add; ld_add 0: one row, a bias; add
+// optional), the panels split over torch's intra-op threads in tasks of at least kTaskMacs multiply-adds (a
+// small product runs on the calling thread).
 inline void panel_product(int64_t rows, const float* x, int64_t ldx, const Panels& w, float beta, float* out,
-                          int64_t ldo) {
+                          int64_t ldo, const float* add = nullptr, int64_t ld_add = 0) {
   const int64_t count = (w.n + kPanel - 1) / kPanel;
   const int64_t per_panel = std::max<int64_t>(1, rows * w.k * kPanel);
   const int64_t grain = std::max<int64_t>(1, (kTaskMacs + per_panel - 1) / per_panel);
-  parallel_for_flushed(0, count, grain,
-                       [&](int64_t q0, int64_t q1) { panel_range(q0, q1, rows, x, ldx, w, beta, out, ldo); });
+  parallel_for_flushed(0, count, grain, [&](int64_t q0, int64_t q1) {
+    panel_range(q0, q1, rows, x, ldx, w, beta, add, ld_add, out, ldo);
+  });
 }
 
 }  // namespace rnnkit_native

@@ -16,8 +16,7 @@ void simple_forward_impl(const Tensor& a_in, const Tensor& h0, const Product<T>&
     if (r == 0) continue;
     const T* h_prev = t == 0 ? h0.data_ptr<T>() : Y + (t - 1) * B * H;
     const T* h_in = recurrent_input(h_prev, M, t, 0, r, B, H, Hin);
-    std::memcpy(hn.data(), A_in + t * B * H, sizeof(T) * r * H);
-    hh(r, h_in, H, T(1), hn.data(), H);                                 // a_t + h_in W^T
+    hh(r, h_in, H, T(0), hn.data(), H, A_in + t * B * H, H);            // a_t + h_in W^T
     for (int64_t k = 0; k < r * H; k += Wd) {
       const int64_t m = std::min(Wd, r * H - k);
       const Vec<T> h = activate(f, Vec<T>::loadu(hn.data() + k, m));
