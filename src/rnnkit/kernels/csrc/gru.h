@@ -62,8 +62,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
       }
     } else {
       if (!p.ln_hh) {                                                     // r, z pre-activations
-        for (int64_t b = 0; b < r; ++b) std::memcpy(S_t + b * H3, gi_t + b * H3, sizeof(T) * 2 * H);
-        p.hh(r, h_in, H, T(1), S_t, H3);
+        p.hh(r, h_in, H, T(0), S_t, H3, gi_t, H3);
       } else {
         p.hh(r, h_in, H, T(0), z_t, H3);
         for (int64_t b = 0; b < r; ++b)
@@ -81,8 +80,7 @@ void gru_forward_impl(const Tensor& gi, const InputSide<T>& input, const Tensor&
         }
       }
       if (!p.ln_hh) {                                                     // n pre-activation
-        for (int64_t b = 0; b < r; ++b) std::memcpy(S_t + b * H3 + 2 * H, gi_t + b * H3 + 2 * H, sizeof(T) * H);
-        p.n(r, rh, H, T(1), S_t + 2 * H, H3);
+        p.n(r, rh, H, T(0), S_t + 2 * H, H3, gi_t + 2 * H, H3);
       } else {
         p.n(r, rh, H, T(0), z_t + 2 * H, H3);
         for (int64_t b = 0; b < r; ++b)
