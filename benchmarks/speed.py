@@ -38,6 +38,7 @@ A last line streams one step at a time without gradients (B=1, H=512) through
     python benchmarks/speed.py --quick --threads 1    # two sizes, fewer variants; prints only
     python benchmarks/speed.py --only "LSTM layer_norm" --rounds 9   # one row, every size; prints only
     python benchmarks/speed.py --only "LSTM peephole" --input-scale 100   # saturated gates; prints only
+    python benchmarks/speed.py --warm-calls 1 --threads 1   # each call after one of its own; prints only
 
 The machine is shared: the figures are noisy, the ratios (measured side by side) less so.
 """
@@ -171,8 +172,11 @@ def target(H: int) -> float:
     return 1.3 if H >= 128 else 1.5
 
 
-def timed(fn: Callable[[], None], device, clock: str) -> float:
-    """Seconds of ``fn``: this process's CPU time (``clock="cpu"``, CPU only) or wall-clock time."""
+def timed(fn: Callable[[], None], device, clock: str, warm_calls: int = 0) -> float:
+    """Seconds of ``fn``: this process's CPU time (``clock="cpu"``, CPU only) or wall-clock time; the
+    call timed after ``warm_calls`` untimed calls of ``fn`` itself."""
+    for _ in range(warm_calls):
+        fn()
     if torch.device(device).type == "cuda":
         torch.cuda.synchronize()
         started = time.perf_counter()
@@ -185,10 +189,13 @@ def timed(fn: Callable[[], None], device, clock: str) -> float:
     return now() - started
 
 
-def bench_size(size, configs, rounds: int, device, clock: str, peers: bool, input_scale: float = 1.0) -> list[dict]:
+def bench_size(size, configs, rounds: int, device, clock: str, peers: bool, input_scale: float = 1.0,
+               warm_calls: int = 0) -> list[dict]:
     """Times every implementation of every config at one size, interleaved in ``rounds`` rounds: each
     config's implementations right after a run of the torch.nn layer they are divided by (training),
-    and its inference right after torch.nn's inference. The inputs are standard normal times ``input_scale``."""
+    and its inference right after torch.nn's inference; with ``warm_calls``, each timed call after that
+    many untimed calls of its own (each implementation in its steady state, as in a training loop of
+    one layer). The inputs are standard normal times ``input_scale``."""
     T, B, I, H = size
     x = (torch.randn(B, T, I, device=device) * input_scale).requires_grad_()
     torch_layers = {kind: TORCH_LAYERS[kind](I, H, batch_first=True).to(device)
@@ -214,12 +221,12 @@ def bench_size(size, configs, rounds: int, device, clock: str, peers: bool, inpu
         fn()                                                                     # warm up
     for _ in range(rounds):
         for row in rows:
-            base = timed(references[row["config"].kind], device, clock)
+            base = timed(references[row["config"].kind], device, clock, warm_calls)
             row["ms"].append(base * 1e3)
             for name, fn in row["fns"].items():
-                row["ratios"][name].append(timed(fn, device, clock) / base)
-            base = timed(inference_references[row["config"].kind], device, clock)
-            row["ratios"]["inference"].append(timed(row["inference"], device, clock) / base)
+                row["ratios"][name].append(timed(fn, device, clock, warm_calls) / base)
+            base = timed(inference_references[row["config"].kind], device, clock, warm_calls)
+            row["ratios"]["inference"].append(timed(row["inference"], device, clock, warm_calls) / base)
     if peers:
         for row in rows:
             row["peak"] = {"torch.nn": peak_megabytes(references[row["config"].kind], device)}
@@ -360,6 +367,9 @@ def main() -> None:
     parser.add_argument("--lengths-only", action="store_true", help="only the variable-lengths table; no write")
     parser.add_argument("--input-scale", type=float, default=1.0, metavar="S",
                         help="inputs of standard deviation S (100: saturated gates, denormal products); no write")
+    parser.add_argument("--warm-calls", type=int, default=0, metavar="N",
+                        help="time each call after N untimed calls of the same function (each implementation "
+                             "warm, in its steady state; 0: every call right after the others'); no write")
     parser.add_argument("--append", action="store_true",
                         help="add the tables to BENCHMARKS.md's Speed section instead of replacing it")
     args = parser.parse_args()
@@ -383,7 +393,8 @@ def main() -> None:
         (f" --rounds {args.rounds}" if args.rounds != 5 else "") + \
         (f" --device {args.device}" if args.device != "cpu" else "") + \
         (f" --clock {args.clock}" if args.clock != "auto" else "") + \
-        (f" --input-scale {args.input_scale:g}" if args.input_scale != 1.0 else "")
+        (f" --input-scale {args.input_scale:g}" if args.input_scale != 1.0 else "") + \
+        (f" --warm-calls {args.warm_calls}" if args.warm_calls else "")
     try:
         import keras
         keras_version = f"Keras {keras.__version__} ({keras.backend.backend()} backend)"
@@ -395,7 +406,9 @@ def main() -> None:
               f"{keras_version if args.peers else ''}{', ' if args.peers else ''}"
               f"load average {os.getloadavg()[0]:.1f} at the start (a shared machine: the figures are noisy). "
               f"Ratios are medians over {args.rounds} interleaved rounds of time (each table names its clock) / "
-              "time of the torch.nn fused standard layer of the same kind and size run just before; forward + backward "
+              "time of the torch.nn fused standard layer of the same kind and size run just before"
+              + (f" (each timed call after {args.warm_calls} untimed call(s) of its own)" if args.warm_calls else "")
+              + "; forward + backward "
               "of `y.sum()` in training mode. rnnkit = the default path (for the BPTT kernels: their C++ step "
               "loops), torch loops = the same with `RNNKIT_NATIVE=0` (the BPTT kernels' step loops in torch ops, "
               "where the C++ loops cannot be built), inference = `torch.no_grad()` forward in evaluation mode "
@@ -408,7 +421,7 @@ def main() -> None:
         torch.set_num_threads(threads)
         for size in sizes:
             rows = bench_size(size, configs, args.rounds, args.device, clock(threads), peers=args.peers and index == 0,
-                              input_scale=args.input_scale)
+                              input_scale=args.input_scale, warm_calls=args.warm_calls)
             table, missed = size_table(size, rows, threads, clock(threads), peers=args.peers and index == 0)
             print("\n".join(table), flush=True)
             lines += table
@@ -422,7 +435,7 @@ def main() -> None:
         lines += [streaming_line(bench_streaming(max(args.rounds, 9), args.device, clock(args.threads[0]))), ""]
     lines += [f"Over target in this run ({len(over)}): " + ("; ".join(over) if over else "none") + ".", ""]
     print("\n".join(lines[-4:]), flush=True)
-    if not (args.quick or args.only or args.input_scale != 1.0):
+    if not (args.quick or args.only or args.input_scale != 1.0 or args.warm_calls):
         write_section("\n".join(lines), append=args.append)
         print(f"wrote the Speed section of {BENCHMARKS_MD}")
 
