@@ -73,8 +73,8 @@ inline Tensor onednn_linear(const Tensor& x, const Tensor& packed) {
 
 // One recurrent product, out (rows x n) = beta out + x (rows x k) op(W) [+ add]: op(W) = W^T for a weight
 // W (n x k), or W itself for W (k x n) (`transposed`, the backward products); `add`, optional, is a
-// matrix of rows ld_add apart, or with ld_add 0 one row added to every row (a bias), added as the panel
-// kernel stores its tiles (elsewhere copied into out first, beta then 0). In float32 on a CPU
+// matrix of rows ld_add apart, or with ld_add 0 one row added to every row (a bias), with beta 0: the panel
+// kernel adds it as it stores its tiles, the other paths copy it into out and accumulate. In float32 on a CPU
 // with AVX-512 it runs the panel kernel (panels.h, the weight packed once per kernel call); with a
 // oneDNN-packed weight (op(W)^T packed as an n x k linear weight) through oneDNN; else through BLAS.
 template <typename T>
