@@ -132,10 +132,15 @@ def hybrid_scores(ensemble: tuple[np.ndarray, np.ndarray], tfidf: tuple[np.ndarr
     """Scores of w P_ensemble + (1 - w) P_tfidf, w in 0.3, 0.5, 0.7 chosen on dev accuracy (the middlemost of
     ties): whether the two make different errors. Not an RNN result: it contains the baseline."""
     weights = (0.3, 0.5, 0.7)
-    dev_accuracy = [(((w * ensemble[0] + (1 - w) * tfidf[0]) > 0.5) == splits.dev_gold).mean() for w in weights]
-    best = [w for w, a in zip(weights, dev_accuracy) if a == max(dev_accuracy)]
-    w = best[len(best) // 2]
+    w = middlemost_best(weights, [(((w * ensemble[0] + (1 - w) * tfidf[0]) > 0.5) == splits.dev_gold).mean()
+                                  for w in weights])
     return w, binary_scores(*(w * p + (1 - w) * q for p, q in zip(ensemble, tfidf)), splits)
+
+
+def middlemost_best(grid, dev_accuracy) -> float:
+    """The value of ``grid`` whose dev accuracy is best; of tied values, the middlemost."""
+    best = np.flatnonzero(np.asarray(dev_accuracy) == np.max(dev_accuracy))
+    return float(grid[best[len(best) // 2]])
 
 
 def snownlp_scores(test: list[tuple[str, str]], gold: np.ndarray, labels: list[str]) -> dict:
@@ -230,8 +235,6 @@ def binary_scores(dev_positive: np.ndarray, test_positive: np.ndarray, splits: S
     scores = classification_scores(test_gold.tolist(), (test_positive > 0.5).astype(int).tolist(), 2)
     scores["accuracy_unseen"] = float(((test_positive > 0.5) == test_gold)[splits.unseen].mean())
     grid = np.round(np.arange(0.2, 0.8001, 0.005), 3)
-    dev_accuracy = np.array([((dev_positive > t) == splits.dev_gold).mean() for t in grid])
-    best = np.flatnonzero(dev_accuracy == dev_accuracy.max())
-    threshold = float(grid[best[len(best) // 2]])
+    threshold = middlemost_best(grid, [((dev_positive > t) == splits.dev_gold).mean() for t in grid])
     return {**scores, "dev_threshold": threshold,
             "accuracy_dev_threshold": float(((test_positive > threshold) == test_gold).mean())}
